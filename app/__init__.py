@@ -1,0 +1,1 @@
+"""Stratus inference service (FastAPI): serves the champion model over REST."""

@@ -1,0 +1,1 @@
+"""Stratus policy-as-code (CrossGuard policy pack and the offline policy runner)."""

@@ -1,0 +1,163 @@
+"""The published model bundle format, shared by the training publisher and the inference service.
+
+A model store is any fsspec URL (a local directory, ``s3://bucket/prefix``, ``az://container/prefix``).
+For a registered model ``NAME`` it holds::
+
+    NAME/versions/VERSION/...   the MLflow model directory (MLmodel, model files, requirements)
+    NAME/champion.json          the pointer: which version is the champion, and its checksum
+
+Publishing uploads the whole version directory first and writes the pointer last (a single-object
+write, atomic on S3 and Blob), so a reader never sees a pointer to a half-written bundle. Readers
+verify every file against the pointer's per-file SHA-256 digests before loading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec import AbstractFileSystem
+from pydantic import BaseModel, ConfigDict, Field
+
+POINTER_FILE = "champion.json"
+VERSIONS_DIR = "versions"
+FORMAT_VERSION = 1
+
+
+class BundleError(RuntimeError):
+    """A bundle or pointer is missing, unreadable or fails its checksum."""
+
+
+class ModelPointer(BaseModel):
+    """The content of ``NAME/champion.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    format_version: int = FORMAT_VERSION
+    name: str
+    version: str
+    bundle_path: str = Field(description="bundle directory relative to the store root")
+    source_uri: str = Field(description="where the bundle came from, e.g. models:/NAME/3")
+    run_id: str | None = None
+    checksum: str = Field(description="SHA-256 over the sorted (path, file digest) pairs")
+    files: dict[str, str] = Field(description="relative path → SHA-256 of each bundle file")
+    published_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    metrics: dict[str, float] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+def open_store(
+    url: str, storage_options: Mapping[str, Any] | None = None
+) -> tuple[AbstractFileSystem, str]:
+    """The filesystem and root path of a store URL (``/dir``, ``s3://b/p``, ``az://c/p``)."""
+    fs, root = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
+    return fs, root.rstrip("/")
+
+
+def pointer_path(root: str, name: str) -> str:
+    return posixpath.join(root, name, POINTER_FILE)
+
+
+def version_path(root: str, name: str, version: str) -> str:
+    return posixpath.join(root, name, VERSIONS_DIR, str(version))
+
+
+def combined_checksum(files: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+    for relpath in sorted(files):
+        digest.update(f"{relpath}\0{files[relpath]}\n".encode())
+    return digest.hexdigest()
+
+
+def local_file_digests(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file under a local directory, keyed by POSIX relative path."""
+    digests: dict[str, str] = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digests[path.relative_to(directory).as_posix()] = _sha256_file(path)
+    return digests
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_pointer(fs: AbstractFileSystem, root: str, name: str) -> ModelPointer:
+    path = pointer_path(root, name)
+    try:
+        raw = fs.cat_file(path)
+    except FileNotFoundError:
+        raise BundleError(f"no published model {name!r}: {path} does not exist") from None
+    try:
+        return ModelPointer.model_validate_json(raw)
+    except ValueError as exc:
+        raise BundleError(f"pointer {path} is not a valid model pointer: {exc}") from None
+
+
+def write_bundle(
+    fs: AbstractFileSystem,
+    root: str,
+    *,
+    local_dir: Path,
+    name: str,
+    version: str,
+    source_uri: str,
+    run_id: str | None = None,
+    metrics: Mapping[str, float] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> ModelPointer:
+    """Upload a local MLflow model directory as ``NAME/versions/VERSION`` then move the pointer."""
+    files = local_file_digests(local_dir)
+    if not files:
+        raise BundleError(f"model directory {local_dir} is empty")
+    target = version_path(root, name, version)
+    for relpath in files:
+        remote = posixpath.join(target, relpath)
+        fs.makedirs(posixpath.dirname(remote), exist_ok=True)
+        fs.put_file(str(local_dir / relpath), remote)
+    pointer = ModelPointer(
+        name=name,
+        version=str(version),
+        bundle_path=posixpath.join(name, VERSIONS_DIR, str(version)),
+        source_uri=source_uri,
+        run_id=run_id,
+        checksum=combined_checksum(files),
+        files=files,
+        metrics=dict(metrics or {}),
+        tags=dict(tags or {}),
+    )
+    fs.makedirs(posixpath.join(root, name), exist_ok=True)
+    fs.pipe_file(pointer_path(root, name), pointer.model_dump_json(indent=2).encode())
+    return pointer
+
+
+def fetch_bundle(
+    fs: AbstractFileSystem, root: str, pointer: ModelPointer, destination: Path
+) -> Path:
+    """Download the pointer's bundle into ``destination`` and verify every file's digest."""
+    source = posixpath.join(root, pointer.bundle_path)
+    destination.mkdir(parents=True, exist_ok=True)
+    for relpath, expected in pointer.files.items():
+        local = destination / relpath
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fs.get_file(posixpath.join(source, relpath), str(local))
+        except FileNotFoundError:
+            raise BundleError(f"bundle file missing: {posixpath.join(source, relpath)}") from None
+        actual = _sha256_file(local)
+        if actual != expected:
+            raise BundleError(
+                f"bundle file {relpath} of {pointer.name} v{pointer.version} fails its checksum "
+                f"(expected {expected[:12]}…, got {actual[:12]}…)"
+            )
+    if combined_checksum(pointer.files) != pointer.checksum:
+        raise BundleError(f"pointer checksum of {pointer.name} v{pointer.version} is inconsistent")
+    return destination
