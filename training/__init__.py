@@ -1,1 +1,1 @@
-"""Stratus training pipeline: raw data → validated, evaluated model → MLflow registry → model stores."""
+"""Stratus training pipeline: raw data → validated model → MLflow registry → model stores."""
