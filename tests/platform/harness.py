@@ -19,6 +19,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
@@ -104,6 +105,33 @@ class StackRun:
     def count_by_type(self) -> dict[str, int]:
         return dict(sorted(Counter(r.type for r in self.resources).items()))
 
+    def plaintext_occurrences(self, secret: str) -> list[str]:
+        """Every input or stack output holding ``secret`` without being marked secret."""
+        found: list[str] = []
+        for resource in self.resources:
+            for path, value in _walk(resource.inputs):
+                covered = any(
+                    path == p or path.startswith(p + ".") or p == "." for p in resource.secret_paths
+                )
+                if isinstance(value, str) and secret in value and not covered:
+                    found.append(f"{resource.type} {resource.name}: {path}")
+        for name, output in self.outputs.items():
+            for path, value in _walk(output, name):
+                if isinstance(value, str) and secret in value and name not in self.secret_outputs:
+                    found.append(f"stack output {path}")
+        return found
+
+
+def _walk(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _walk(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{prefix}.{index}" if prefix else str(index))
+    else:
+        yield prefix, value
+
 
 def _secret_paths(value: Any, prefix: str = "") -> Iterator[str]:
     if rpc.is_rpc_secret(value):
@@ -162,7 +190,18 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
                     custom=bool(request.custom),
                 )
             )
-        return super().RegisterResource(request)
+        response = super().RegisterResource(request)
+        # The engine marks a provider's additional secret outputs (e.g. RandomPassword.result) as
+        # secret; the SDK's mock monitor does not, so do it here as the engine would.
+        for key in request.additionalSecretOutputs:
+            if key in response.object.fields:
+                plain = struct_pb2.Value()
+                plain.CopyFrom(response.object.fields[key])
+                wrapped = response.object.fields[key].struct_value
+                wrapped.Clear()
+                wrapped.update({rpc._special_sig_key: rpc._special_secret_sig})
+                wrapped.fields["value"].CopyFrom(plain)
+        return response
 
 
 def stack_config(stack: str) -> dict[str, str]:
