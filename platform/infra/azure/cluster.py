@@ -1,0 +1,389 @@
+"""The AKS cluster: private API server, Entra ID + Azure RBAC, no local accounts, OIDC issuer and
+workload identity, Azure CNI overlay with a network policy, KMS etcd encryption with the platform
+Key Vault, Log Analytics with API-server and audit logs, automatic upgrades, and node pools."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.containerservice as containerservice
+import pulumi_azure_native.managedidentity as managedidentity
+import pulumi_azure_native.monitor as monitor
+import pulumi_azure_native.operationalinsights as operationalinsights
+import pulumi_kubernetes as k8s
+
+from infra.azure import roles
+from infra.azure.config import ClusterConfig, NetworkConfig, ScalingPool, SpotPool
+
+#: The taint AKS puts on Spot nodes; workloads must tolerate it to land there.
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+GPU_TAINT = "nvidia.com/gpu=present:NoSchedule"
+CRITICAL_ADDONS_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+#: Control-plane log categories kept in Log Analytics.
+CONTROL_PLANE_LOGS = (
+    "kube-apiserver",
+    "kube-audit",
+    "kube-audit-admin",
+    "kube-controller-manager",
+    "cluster-autoscaler",
+    "guard",
+)
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    tenant_id: pulumi.Input[str]
+    config: ClusterConfig
+    network: NetworkConfig
+    nodes_subnet_id: pulumi.Input[str]
+    api_server_subnet_id: pulumi.Input[str]
+    registry_id: pulumi.Input[str]
+    key_vault_id: pulumi.Input[str]
+    kms_key_id: pulumi.Input[str]
+    kms_key_version_uri: pulumi.Input[str]
+    tags: Mapping[str, str]
+
+
+class Cluster(pulumi.ComponentResource):
+    """A private AKS cluster and its node pools.
+
+    Node pools. AKS cannot create a cluster without one System pool in ``agentPoolProfiles``, and a
+    ``ManagedCluster`` PUT that lists pools fights with separately managed ``AgentPool`` resources
+    (pulumi/pulumi-azure-native#579, #2719, #4264). Following the provider maintainers' guidance
+    (#579: "at least one agent pool is required inline ... all additional agent pools must be
+    created as separate resources"), the cluster carries exactly one inline profile, the
+    ``system`` pool (from ``nodePools.system``), and ignores later changes to
+    ``agentPoolProfiles``, so the cluster resource never rewrites pools. Every other pool — ``api``,
+    ``training`` (Spot) and ``gpu`` — is its own ``AgentPool`` resource. Changing the system pool
+    later is the documented AKS rotation: add a new System-mode ``AgentPool``, then delete the
+    old pool with ``az aks nodepool delete``.
+
+    Identities. The control plane and the kubelet use user-assigned identities, so their role
+    assignments (subnets, KMS key, AcrPull) exist before the cluster is created, as KMS requires.
+    """
+
+    cluster_name: pulumi.Output[str]
+    cluster_id: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    workspace_id: pulumi.Output[str]
+    kubelet_principal_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("stratus:azure:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cfg = args.config
+        rg = args.resource_group_name
+
+        control_plane = managedidentity.UserAssignedIdentity(
+            f"{name}-control-plane",
+            resource_group_name=rg,
+            location=args.location,
+            tags=args.tags,
+            opts=child,
+        )
+        kubelet = managedidentity.UserAssignedIdentity(
+            f"{name}-kubelet",
+            resource_group_name=rg,
+            location=args.location,
+            tags=args.tags,
+            opts=child,
+        )
+        self.kubelet_principal_id = kubelet.principal_id
+
+        def grant(
+            suffix: str, role: str, principal: pulumi.Input[str], scope: pulumi.Input[str]
+        ) -> pulumi.Resource:
+            return roles.assign_role(
+                f"{name}-{suffix}",
+                parent=self,
+                subscription_id=args.subscription_id,
+                role=role,
+                principal_id=principal,
+                scope=scope,
+            )
+
+        prerequisites = [
+            # The control plane assigns the kubelet identity to the node VM scale sets.
+            grant(
+                "cp-kubelet-operator",
+                roles.MANAGED_IDENTITY_OPERATOR,
+                control_plane.principal_id,
+                kubelet.id,
+            ),
+            # Bring-your-own subnets: the control plane joins nodes and the API server to them.
+            grant(
+                "cp-nodes-subnet",
+                roles.NETWORK_CONTRIBUTOR,
+                control_plane.principal_id,
+                args.nodes_subnet_id,
+            ),
+            grant(
+                "cp-apiserver-subnet",
+                roles.NETWORK_CONTRIBUTOR,
+                control_plane.principal_id,
+                args.api_server_subnet_id,
+            ),
+            # KMS: wrap/unwrap with this one key only ...
+            grant(
+                "cp-kms-key",
+                roles.KEY_VAULT_CRYPTO_USER,
+                control_plane.principal_id,
+                args.kms_key_id,
+            ),
+            # ... and, for a private vault, manage the vault's private link (management plane only).
+            grant(
+                "cp-kms-vault",
+                roles.KEY_VAULT_CONTRIBUTOR,
+                control_plane.principal_id,
+                args.key_vault_id,
+            ),
+            # Nodes pull images from this registry only.
+            grant("kubelet-acr-pull", roles.ACR_PULL, kubelet.principal_id, args.registry_id),
+        ]
+
+        workspace = operationalinsights.Workspace(
+            f"{name}-logs",
+            resource_group_name=rg,
+            location=args.location,
+            sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+            retention_in_days=cfg.log_retention_days,
+            tags=args.tags,
+            opts=child,
+        )
+        self.workspace_id = workspace.id
+
+        zones = list(cfg.availability_zones) or None
+        system = cfg.node_pools.system
+        cluster = containerservice.ManagedCluster(
+            f"{name}-aks",
+            resource_group_name=rg,
+            location=args.location,
+            dns_prefix=name,
+            kubernetes_version=cfg.kubernetes_version,
+            sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=cfg.sku_tier),
+            identity=containerservice.ManagedClusterIdentityArgs(
+                type="UserAssigned", user_assigned_identities=[control_plane.id]
+            ),
+            identity_profile={
+                "kubeletidentity": containerservice.UserAssignedIdentityArgs(
+                    resource_id=kubelet.id,
+                    client_id=kubelet.client_id,
+                    object_id=kubelet.principal_id,
+                )
+            },
+            enable_rbac=True,
+            disable_local_accounts=True,
+            aad_profile=containerservice.ManagedClusterAADProfileArgs(
+                managed=True,
+                enable_azure_rbac=True,
+                tenant_id=args.tenant_id,
+                admin_group_object_ids=list(cfg.admin_group_object_ids),
+            ),
+            api_server_access_profile=containerservice.ManagedClusterAPIServerAccessProfileArgs(
+                enable_private_cluster=True,
+                enable_private_cluster_public_fqdn=False,
+                private_dns_zone="system",
+                enable_vnet_integration=True,
+                subnet_id=args.api_server_subnet_id,
+                disable_run_command=False,  # `az aks command invoke` is the operator's way in
+            ),
+            network_profile=containerservice.ContainerServiceNetworkProfileArgs(
+                network_plugin="azure",
+                network_plugin_mode="overlay",
+                network_policy=cfg.network_policy,
+                network_dataplane="cilium" if cfg.network_policy == "cilium" else "azure",
+                pod_cidr=args.network.pod_cidr,
+                service_cidr=args.network.service_cidr,
+                dns_service_ip=args.network.dns_service_ip,
+                load_balancer_sku="standard",
+                outbound_type="loadBalancer",
+            ),
+            oidc_issuer_profile=containerservice.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=containerservice.ManagedClusterSecurityProfileArgs(
+                workload_identity=containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs(
+                    enabled=True
+                ),
+                azure_key_vault_kms=containerservice.AzureKeyVaultKmsArgs(
+                    enabled=True,
+                    key_id=args.kms_key_version_uri,
+                    key_vault_network_access="Private",
+                    key_vault_resource_id=args.key_vault_id,
+                ),
+            ),
+            auto_upgrade_profile=containerservice.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel=cfg.upgrade_channel,
+                node_os_upgrade_channel=cfg.node_os_upgrade_channel,
+            ),
+            addon_profiles={
+                "omsagent": containerservice.ManagedClusterAddonProfileArgs(
+                    enabled=True,
+                    config={"logAnalyticsWorkspaceResourceID": workspace.id, "useAADAuth": "true"},
+                ),
+                "azureKeyvaultSecretsProvider": containerservice.ManagedClusterAddonProfileArgs(
+                    enabled=True, config={"enableSecretRotation": "true"}
+                ),
+            },
+            ingress_profile=containerservice.ManagedClusterIngressProfileArgs(
+                web_app_routing=containerservice.ManagedClusterIngressProfileWebAppRoutingArgs(
+                    enabled=True
+                )
+            ),
+            auto_scaler_profile=containerservice.ManagedClusterPropertiesAutoScalerProfileArgs(
+                expander="least-waste", balance_similar_node_groups="true"
+            ),
+            agent_pool_profiles=[
+                containerservice.ManagedClusterAgentPoolProfileArgs(
+                    name="system",
+                    mode="System",
+                    type="VirtualMachineScaleSets",
+                    os_type="Linux",
+                    os_sku="AzureLinux",
+                    vm_size=system.vm_size,
+                    count=system.count,
+                    os_disk_size_gb=system.os_disk_size_gb,
+                    os_disk_type="Managed",
+                    vnet_subnet_id=args.nodes_subnet_id,
+                    availability_zones=zones,
+                    enable_node_public_ip=False,
+                    # Only add-ons run here; workloads go to the user pools.
+                    node_taints=[CRITICAL_ADDONS_TAINT],
+                    tags=args.tags,
+                )
+            ],
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=prerequisites,
+                ignore_changes=["agentPoolProfiles"],
+            ),
+        )
+        self.cluster_name = cluster.name
+        self.cluster_id = cluster.id
+        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(
+            lambda profile: profile.issuer_url if profile else ""
+        )
+
+        monitor.DiagnosticSetting(
+            f"{name}-diagnostics",
+            resource_uri=cluster.id,
+            workspace_id=workspace.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[
+                monitor.DiagnosticsLogSettingsArgs(category=category, enabled=True)
+                for category in CONTROL_PLANE_LOGS
+            ],
+            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
+            opts=child,
+        )
+
+        pools = cfg.node_pools
+        common = {
+            "resource_group_name": rg,
+            "resource_name_": cluster.name,
+            "vnet_subnet_id": args.nodes_subnet_id,
+            "availability_zones": zones,
+            "orchestrator_version": cfg.kubernetes_version,
+            "tags": args.tags,
+        }
+        self.pools = [
+            self._pool(name, "api", pools.api, common, labels={"stratus.io/pool": "api"}),
+            self._pool(
+                name,
+                "training",
+                pools.training,
+                common,
+                labels={"stratus.io/pool": "training"},
+                taints=[SPOT_TAINT],
+                spot=pools.training,
+            ),
+        ]
+        if pools.gpu is not None:
+            self.pools.append(
+                self._pool(
+                    name,
+                    "gpu",
+                    pools.gpu,
+                    common,
+                    labels={"stratus.io/pool": "gpu"},
+                    taints=[GPU_TAINT],
+                )
+            )
+
+        # Entra ID clusters hand out exec-format kubeconfigs (kubelogin); no static credential.
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=rg, resource_name=cluster.name, format="exec"
+        )
+        self.kubeconfig = pulumi.Output.secret(
+            credentials.kubeconfigs.apply(
+                lambda configs: base64.b64decode(configs[0].value).decode("utf-8")
+            )
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.pools),
+        )
+
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "clusterId": self.cluster_id,
+                "oidcIssuerUrl": self.oidc_issuer_url,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    def _pool(
+        self,
+        name: str,
+        pool: str,
+        cfg: ScalingPool,
+        common: Mapping[str, object],
+        *,
+        labels: Mapping[str, str],
+        taints: list[str] | None = None,
+        spot: SpotPool | None = None,
+    ) -> containerservice.AgentPool:
+        spot_settings: dict[str, object] = (
+            {
+                "scale_set_priority": "Spot",
+                "scale_set_eviction_policy": "Delete",
+                "spot_max_price": spot.spot_max_price,
+            }
+            if spot is not None
+            else {"scale_set_priority": "Regular"}
+        )
+        return containerservice.AgentPool(
+            f"{name}-{pool}",
+            agent_pool_name=pool,
+            mode="User",
+            type="VirtualMachineScaleSets",
+            os_type="Linux",
+            os_sku="AzureLinux",
+            vm_size=cfg.vm_size,
+            os_disk_size_gb=cfg.os_disk_size_gb,
+            enable_auto_scaling=True,
+            min_count=cfg.min_count,
+            max_count=cfg.max_count,
+            count=cfg.min_count,
+            enable_node_public_ip=False,
+            node_labels=dict(labels),
+            node_taints=taints,
+            **spot_settings,  # type: ignore[arg-type]
+            **common,  # type: ignore[arg-type]
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The autoscaler owns the node count after creation.
+                ignore_changes=["count"],
+            ),
+        )
