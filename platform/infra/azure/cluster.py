@@ -162,7 +162,7 @@ class Cluster(pulumi.ComponentResource):
         )
         self.workspace_id = workspace.id
 
-        zones = list(cfg.availability_zones) or None
+        zones: list[str] | None = [str(zone) for zone in cfg.availability_zones] or None
         system = cfg.node_pools.system
         cluster = containerservice.ManagedCluster(
             f"{name}-aks",
@@ -172,7 +172,8 @@ class Cluster(pulumi.ComponentResource):
             kubernetes_version=cfg.kubernetes_version,
             sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=cfg.sku_tier),
             identity=containerservice.ManagedClusterIdentityArgs(
-                type="UserAssigned", user_assigned_identities=[control_plane.id]
+                type=containerservice.ResourceIdentityType.USER_ASSIGNED,
+                user_assigned_identities=[control_plane.id],
             ),
             identity_profile={
                 "kubeletidentity": containerservice.UserAssignedIdentityArgs(
@@ -269,9 +270,7 @@ class Cluster(pulumi.ComponentResource):
         )
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
-        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(
-            lambda profile: profile.issuer_url if profile else ""
-        )
+        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(_issuer_url)
 
         monitor.DiagnosticSetting(
             f"{name}-diagnostics",
@@ -287,14 +286,14 @@ class Cluster(pulumi.ComponentResource):
         )
 
         pools = cfg.node_pools
-        common = {
-            "resource_group_name": rg,
-            "resource_name_": cluster.name,
-            "vnet_subnet_id": args.nodes_subnet_id,
-            "availability_zones": zones,
-            "orchestrator_version": cfg.kubernetes_version,
-            "tags": args.tags,
-        }
+        common = _Placement(
+            resource_group_name=rg,
+            cluster_name=cluster.name,
+            subnet_id=args.nodes_subnet_id,
+            zones=zones,
+            kubernetes_version=cfg.kubernetes_version,
+            tags=args.tags,
+        )
         self.pools = [
             self._pool(name, "api", pools.api, common, labels={"stratus.io/pool": "api"}),
             self._pool(
@@ -348,28 +347,24 @@ class Cluster(pulumi.ComponentResource):
         name: str,
         pool: str,
         cfg: ScalingPool,
-        common: Mapping[str, object],
+        placement: _Placement,
         *,
         labels: Mapping[str, str],
         taints: list[str] | None = None,
         spot: SpotPool | None = None,
     ) -> containerservice.AgentPool:
-        spot_settings: dict[str, object] = (
-            {
-                "scale_set_priority": "Spot",
-                "scale_set_eviction_policy": "Delete",
-                "spot_max_price": spot.spot_max_price,
-            }
-            if spot is not None
-            else {"scale_set_priority": "Regular"}
-        )
         return containerservice.AgentPool(
             f"{name}-{pool}",
+            resource_group_name=placement.resource_group_name,
+            resource_name_=placement.cluster_name,
             agent_pool_name=pool,
             mode="User",
             type="VirtualMachineScaleSets",
             os_type="Linux",
             os_sku="AzureLinux",
+            orchestrator_version=placement.kubernetes_version,
+            vnet_subnet_id=placement.subnet_id,
+            availability_zones=placement.zones,
             vm_size=cfg.vm_size,
             os_disk_size_gb=cfg.os_disk_size_gb,
             enable_auto_scaling=True,
@@ -379,11 +374,33 @@ class Cluster(pulumi.ComponentResource):
             enable_node_public_ip=False,
             node_labels=dict(labels),
             node_taints=taints,
-            **spot_settings,  # type: ignore[arg-type]
-            **common,  # type: ignore[arg-type]
+            scale_set_priority="Spot" if spot is not None else "Regular",
+            scale_set_eviction_policy="Delete" if spot is not None else None,
+            spot_max_price=spot.spot_max_price if spot is not None else None,
+            tags=placement.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The autoscaler owns the node count after creation.
                 ignore_changes=["count"],
             ),
         )
+
+
+def _issuer_url(
+    profile: containerservice.outputs.ManagedClusterOIDCIssuerProfileResponse | None,
+) -> str:
+    if profile is None or not profile.issuer_url:
+        raise ValueError("the cluster reports no OIDC issuer URL; workload identity needs one")
+    return profile.issuer_url
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where every user pool goes: the cluster, its subnet and zones, its version and tags."""
+
+    resource_group_name: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]
+    zones: list[str] | None
+    kubernetes_version: str
+    tags: Mapping[str, str]

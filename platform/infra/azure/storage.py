@@ -56,7 +56,7 @@ class Storage(pulumi.ComponentResource):
             location=args.location,
             kind="StorageV2",
             sku=storage.SkuArgs(name=f"Standard_{cfg.replication}"),
-            access_tier="Hot",
+            access_tier=storage.AccessTier.HOT,
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
             allow_blob_public_access=False,
@@ -65,7 +65,7 @@ class Storage(pulumi.ComponentResource):
             allow_cross_tenant_replication=False,
             public_network_access="Disabled",
             network_rule_set=storage.NetworkRuleSetArgs(
-                default_action="Deny", bypass="AzureServices"
+                default_action=storage.DefaultAction.DENY, bypass="AzureServices"
             ),
             tags=args.tags,
             opts=child,

@@ -77,12 +77,21 @@ for _token, _key in {
     _register_named(_token, _key)
 
 
+def principal_id(identity_name: str) -> str:
+    """The mocked principal (object) id of the user-assigned identity named ``identity_name``."""
+    return _guid("principal/" + identity_name)
+
+
+def client_id(identity_name: str) -> str:
+    return _guid("client/" + identity_name)
+
+
 @computed_outputs("azure-native:managedidentity:UserAssignedIdentity")
 def _identity(args: MockResourceArgs) -> Mapping[str, Any]:
     return {
         **_named(args, "resourceName"),
-        "principalId": _guid("principal/" + args.name),
-        "clientId": _guid("client/" + args.name),
+        "principalId": principal_id(args.name),
+        "clientId": client_id(args.name),
         "tenantId": TENANT_ID,
     }
 
@@ -123,14 +132,17 @@ def _cluster(args: MockResourceArgs) -> Mapping[str, Any]:
     identity = dict(args.inputs.get("identity") or {})
     # Azure answers the list of user-assigned identity ids with a map id -> principal/client.
     identity["userAssignedIdentities"] = {
-        resource_id: {"principalId": _guid("p/" + resource_id), "clientId": _guid("c/" + resource_id)}
+        resource_id: {
+            "principalId": _guid("p/" + resource_id),
+            "clientId": _guid("c/" + resource_id),
+        }
         for resource_id in identity.get("userAssignedIdentities") or []
     }
     return {
         **named,
         "identity": identity,
-        "oidcIssuerProfile": {"enabled": True, "issuerUrl": OIDC_ISSUER},
-        "privateFqdn": f"{named['name']}.privatelink.westeurope.azmk8s.io",
+        "oidcIssuerProfile": {"enabled": True, "issuerURL": OIDC_ISSUER},
+        "privateFQDN": f"{named['name']}.privatelink.westeurope.azmk8s.io",
     }
 
 
