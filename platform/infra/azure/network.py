@@ -69,24 +69,20 @@ class Network(pulumi.ComponentResource):
 
         nodes_rules = [
             # The ML API's public load balancer forwards HTTP(S) to the nodes.
-            _rule("allow-lb-http", 100, "Inbound", "Allow", "Tcp", "Internet", "*", ["80", "443"]),
+            _inbound("allow-lb-http", 100, "Allow", "Tcp", "Internet", ["80", "443"]),
         ]
         endpoints_rules = [
-            _rule(
-                "allow-nodes-https", 100, "Inbound", "Allow", "Tcp", cfg.nodes_subnet, "*", ["443"]
-            ),
-            _rule("deny-vnet", 4000, "Inbound", "Deny", "*", "VirtualNetwork", "*", ["*"]),
+            _inbound("allow-nodes-https", 100, "Allow", "Tcp", cfg.nodes_subnet, ["443"]),
+            # The VNet-integrated API server runs the KMS plugin, which reaches the vault here.
+            _inbound("allow-apiserver-https", 110, "Allow", "Tcp", cfg.api_server_subnet, ["443"]),
+            _inbound("deny-vnet", 4000, "Deny", "*", "VirtualNetwork", ["*"]),
         ]
         database_rules = [
-            _rule(
-                "allow-nodes-pg", 100, "Inbound", "Allow", "Tcp", cfg.nodes_subnet, "*", ["5432"]
-            ),
-            _rule("deny-vnet", 4000, "Inbound", "Deny", "*", "VirtualNetwork", "*", ["*"]),
+            _inbound("allow-nodes-pg", 100, "Allow", "Tcp", cfg.nodes_subnet, ["5432"]),
+            _inbound("deny-vnet", 4000, "Deny", "*", "VirtualNetwork", ["*"]),
         ]
         api_rules = [
-            _rule(
-                "allow-vnet-https", 100, "Inbound", "Allow", "Tcp", "VirtualNetwork", "*", ["443"]
-            ),
+            _inbound("allow-vnet-https", 100, "Allow", "Tcp", "VirtualNetwork", ["443"]),
         ]
 
         self.nodes_subnet_id = self._subnet(
@@ -192,25 +188,19 @@ class Network(pulumi.ComponentResource):
         return zone.id
 
 
-def _rule(
-    name: str,
-    priority: int,
-    direction: str,
-    access: str,
-    protocol: str,
-    source: str,
-    destination: str,
-    ports: list[str],
+def _inbound(
+    name: str, priority: int, access: str, protocol: str, source: str, ports: list[str]
 ) -> network.SecurityRuleArgs:
+    """An inbound NSG rule from ``source`` to the subnet on ``ports``."""
     return network.SecurityRuleArgs(
         name=name,
         priority=priority,
-        direction=direction,
+        direction="Inbound",
         access=access,
         protocol=protocol,
         source_address_prefix=source,
         source_port_range="*",
-        destination_address_prefix=destination,
+        destination_address_prefix="*",
         destination_port_ranges=ports,
     )
 

@@ -251,6 +251,33 @@ def test_database_is_private_with_backups_and_prod_ha(
     assert secrets == {"mlflow-db-password", "mlflow-db-dsn"}
 
 
+def nsg_rules(run: StackRun, subnet_role: str) -> dict[str, dict[str, Any]]:
+    subnet = next(
+        s for s in run.of_type("azure-native:network:Subnet") if s.name.endswith(f"-{subnet_role}")
+    )
+    nsg = by_id(run)[subnet.get("networkSecurityGroup.id")]
+    return {rule["name"]: rule for rule in nsg.get("securityRules")}
+
+
+def test_private_subnets_admit_only_the_cluster(run: StackRun, section: dict[str, Any]) -> None:
+    net = section["network"]
+    endpoints = nsg_rules(run, "endpoints")
+    allows = [r for r in endpoints.values() if r["access"] == "Allow"]
+    assert {r["sourceAddressPrefix"] for r in allows} == {
+        net["nodesSubnet"],
+        net["apiServerSubnet"],
+    }
+    assert all(r["destinationPortRanges"] == ["443"] for r in allows)
+    database = nsg_rules(run, "database")
+    assert database["allow-nodes-pg"]["sourceAddressPrefix"] == net["nodesSubnet"]
+    assert database["allow-nodes-pg"]["destinationPortRanges"] == ["5432"]
+    for rules in (endpoints, database):
+        deny = rules["deny-vnet"]
+        assert (deny["access"], deny["sourceAddressPrefix"]) == ("Deny", "VirtualNetwork")
+        allow_priorities = [r["priority"] for r in rules.values() if r["access"] == "Allow"]
+        assert deny["priority"] > max(allow_priorities)
+
+
 def test_network_subnets_have_nsgs_and_delegations(run: StackRun, section: dict[str, Any]) -> None:
     ids = by_id(run)
     subnets = {s.name.rsplit("-", 1)[1]: s for s in run.of_type("azure-native:network:Subnet")}
@@ -374,6 +401,9 @@ def test_no_secret_in_plain_text(run: StackRun) -> None:
     assert "administratorLoginPassword" in server.secret_paths
     assert mocks.MOCK_DB_PASSWORD in run.outputs["databaseDsn"]
     assert {"databaseDsn", "kubeconfig"} <= run.secret_outputs
+    provider = run.one("pulumi:providers:kubernetes")
+    assert "kubelogin" in provider.get("kubeconfig")
+    assert "kubeconfig" in provider.secret_paths
 
 
 def test_stack_outputs_describe_the_foundation(run: StackRun) -> None:
