@@ -21,6 +21,7 @@ from infra.azure.config import AzureConfig, read_azure_config, read_location
 from infra.azure.database import Database, DatabaseArgs
 from infra.azure.identity import Grant, WorkloadIdentities, WorkloadIdentitiesArgs, WorkloadSpec
 from infra.azure.keyvault import KeyVault, KeyVaultArgs
+from infra.azure.naming import global_names
 from infra.azure.network import Network, NetworkArgs
 from infra.azure.registry import Registry, RegistryArgs
 from infra.azure.storage import Storage, StorageArgs
@@ -83,6 +84,9 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
     tags = identity.tags("azure")
     prefix = f"{identity.project}-{identity.environment}"
     client = authorization.get_client_config_output()
+    names = global_names(
+        client.subscription_id, identity.project, identity.environment, identity.stack
+    )
 
     group = resources.ResourceGroup(f"{prefix}-rg", location=location, tags=tags)
     rg = group.name
@@ -103,6 +107,7 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
             resource_group_name=rg,
             location=location,
             tenant_id=client.tenant_id,
+            vault_name=names.key_vault,
             config=config.key_vault,
             endpoints_subnet_id=net.endpoints_subnet_id,
             private_dns_zone_id=net.private_link_zone_ids["vault"],
@@ -114,6 +119,7 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
         RegistryArgs(
             resource_group_name=rg,
             location=location,
+            registry_name=names.registry,
             config=config.registry,
             endpoints_subnet_id=net.endpoints_subnet_id,
             private_dns_zone_id=net.private_link_zone_ids["registry"],
@@ -125,6 +131,7 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
         StorageArgs(
             resource_group_name=rg,
             location=location,
+            account_name=names.storage_account,
             config=config.storage,
             endpoints_subnet_id=net.endpoints_subnet_id,
             private_dns_zone_id=net.private_link_zone_ids["blob"],

@@ -162,6 +162,9 @@ class Cluster(pulumi.ComponentResource):
         )
         self.workspace_id = workspace.id
 
+        # The `stable` and `rapid` channels move the minor version themselves; then the configured
+        # version is the initial one and later drift is AKS's doing, not a change to revert.
+        moves_minor = cfg.upgrade_channel in {"stable", "rapid"}
         zones: list[str] | None = [str(zone) for zone in cfg.availability_zones] or None
         system = cfg.node_pools.system
         cluster = containerservice.ManagedCluster(
@@ -265,7 +268,8 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=prerequisites,
-                ignore_changes=["agentPoolProfiles"],
+                ignore_changes=["agentPoolProfiles"]
+                + (["kubernetesVersion"] if moves_minor else []),
             ),
         )
         self.cluster_name = cluster.name
@@ -292,6 +296,7 @@ class Cluster(pulumi.ComponentResource):
             subnet_id=args.nodes_subnet_id,
             zones=zones,
             kubernetes_version=cfg.kubernetes_version,
+            follow_auto_upgrades=moves_minor,
             tags=args.tags,
         )
         self.pools = [
@@ -381,7 +386,8 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The autoscaler owns the node count after creation.
-                ignore_changes=["count"],
+                ignore_changes=["count"]
+                + (["orchestratorVersion"] if placement.follow_auto_upgrades else []),
             ),
         )
 
@@ -403,4 +409,5 @@ class _Placement:
     subnet_id: pulumi.Input[str]
     zones: list[str] | None
     kubernetes_version: str
+    follow_auto_upgrades: bool
     tags: Mapping[str, str]

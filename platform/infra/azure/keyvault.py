@@ -18,6 +18,8 @@ class KeyVaultArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
     tenant_id: pulumi.Input[str]
+    #: The globally unique vault name (see :mod:`infra.azure.naming`).
+    vault_name: pulumi.Input[str]
     config: KeyVaultConfig
     endpoints_subnet_id: pulumi.Input[str]
     private_dns_zone_id: pulumi.Input[str]
@@ -48,6 +50,7 @@ class KeyVault(pulumi.ComponentResource):
         vault = keyvault.Vault(
             f"{name}-kv",
             resource_group_name=args.resource_group_name,
+            vault_name=args.vault_name,
             location=args.location,
             properties=keyvault.VaultPropertiesArgs(
                 tenant_id=args.tenant_id,

@@ -20,6 +20,8 @@ REPOSITORIES = {"api": "stratus/ml-api", "training": "stratus/training"}
 class RegistryArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
+    #: The globally unique registry name (see :mod:`infra.azure.naming`).
+    registry_name: pulumi.Input[str]
     config: RegistryConfig
     endpoints_subnet_id: pulumi.Input[str]
     private_dns_zone_id: pulumi.Input[str]
@@ -40,9 +42,9 @@ class Registry(pulumi.ComponentResource):
     ) -> None:
         super().__init__("stratus:azure:Registry", name, None, opts)
         cfg = args.config
-        # ACR names are alphanumeric only; the provider appends a random suffix.
         registry = containerregistry.Registry(
-            f"{name.replace('-', '')}acr",
+            f"{name}-acr",
+            registry_name=args.registry_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             sku=containerregistry.SkuArgs(name="Premium"),

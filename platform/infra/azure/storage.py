@@ -24,6 +24,8 @@ CONTAINERS: Mapping[str, str] = {
 class StorageArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
+    #: The globally unique account name (see :mod:`infra.azure.naming`).
+    account_name: pulumi.Input[str]
     config: StorageConfig
     endpoints_subnet_id: pulumi.Input[str]
     private_dns_zone_id: pulumi.Input[str]
@@ -49,9 +51,9 @@ class Storage(pulumi.ComponentResource):
         cfg = args.config
         rg = args.resource_group_name
 
-        # Account names are 3-24 lowercase alphanumerics; the provider appends a random suffix.
         account = storage.StorageAccount(
-            f"{name.replace('-', '')}sa"[:16],
+            f"{name}-account",
+            account_name=args.account_name,
             resource_group_name=rg,
             location=args.location,
             kind="StorageV2",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import inspect
 from functools import cache
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from infra.azure import roles
 from infra.azure.cluster import CONTROL_PLANE_LOGS, SPOT_TAINT
+from infra.azure.naming import unique_suffix
 from tests.platform.azure import mocks
 from tests.platform.azure.conftest import azure_section, expected_tags
 from tests.platform.harness import Registered, StackRun, run_stack
@@ -346,7 +348,7 @@ def test_role_assignments_are_least_privilege(run: StackRun) -> None:
         ("cluster-control-plane", "Network Contributor", "net-apiserver"),
         ("cluster-control-plane", "Key Vault Crypto User", "vault-kms"),
         ("cluster-control-plane", "Key Vault Contributor", "vault-kv"),
-        ("cluster-kubelet", "AcrPull", f"{prefix.replace('-', '')}registryacr"),
+        ("cluster-kubelet", "AcrPull", "registry-acr"),
     }
 
 
@@ -500,3 +502,18 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
 
 def test_resource_count_per_type(run: StackRun) -> None:
     assert run.count_by_type() == EXPECTED_COUNTS[run.stack]
+
+
+def test_globally_unique_names_fit_azure_rules(run: StackRun) -> None:
+    suffix = unique_suffix(mocks.SUBSCRIPTION_ID, "stratus", run.stack)
+    short_env = env(run)[:4]
+    vault = run.one("azure-native:keyvault:Vault").get("vaultName")
+    account = run.one("azure-native:storage:StorageAccount").get("accountName")
+    registry = run.one("azure-native:containerregistry:Registry").get("registryName")
+    assert vault == f"stratus-{short_env}-{suffix}"
+    assert re.fullmatch(r"[a-z][a-z0-9-]{1,22}[a-z0-9]", vault)
+    assert account == f"stratus{short_env}{suffix}"
+    assert re.fullmatch(r"[a-z0-9]{3,24}", account)
+    assert re.fullmatch(r"[a-zA-Z0-9]{5,50}", registry)
+    other = "azure-prod" if run.stack == "azure-dev" else "azure-dev"
+    assert unique_suffix(mocks.SUBSCRIPTION_ID, "stratus", other) != suffix
