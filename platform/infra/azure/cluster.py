@@ -75,6 +75,8 @@ class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
     workspace_id: pulumi.Output[str]
     kubelet_principal_id: pulumi.Output[str]
+    #: The user pools (``api``, ``training``, optional ``gpu``) as ``AgentPool`` resources.
+    pools: list[containerservice.AgentPool]
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
