@@ -14,7 +14,7 @@ from infra.azure import roles
 from infra.azure.cluster import CONTROL_PLANE_LOGS, SPOT_TAINT
 from infra.azure.naming import unique_suffix
 from tests.platform.azure import mocks
-from tests.platform.azure.conftest import azure_section, expected_tags
+from tests.platform.azure.conftest import Options, azure_section, expected_tags
 from tests.platform.harness import Registered, StackRun, run_stack
 
 STACKS = ("azure-dev", "azure-prod")
@@ -25,7 +25,7 @@ IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
 
 @pytest.fixture(scope="module", params=STACKS)
-def run(request: pytest.FixtureRequest) -> StackRun:
+def run(request: pytest.FixtureRequest, registration_options: dict[str, Options]) -> StackRun:
     return run_stack(request.param)
 
 
@@ -130,6 +130,42 @@ def test_node_pools_are_separate_resources_with_config_bounds(
         assert pool.get("vmSize") == cfg["vmSize"]
         assert pool.get("orchestratorVersion") == section["cluster"]["kubernetesVersion"]
         assert by_id(run)[pool.get("vnetSubnetID")].name.endswith("-nodes")
+
+
+def test_cluster_never_rewrites_pools_and_autoscaler_owns_counts(
+    run: StackRun, registration_options: dict[str, Options], section: dict[str, Any]
+) -> None:
+    cluster = registration_options[run.one(CLUSTER).name]
+    assert "agentPoolProfiles" in cluster.ignore_changes
+    follows_upgrades = section["cluster"]["upgradeChannel"] in {"stable", "rapid"}
+    assert ("kubernetesVersion" in cluster.ignore_changes) == follows_upgrades
+    for pool in run.of_type(AGENT_POOL):
+        ignored = registration_options[pool.name].ignore_changes
+        assert "count" in ignored
+        assert ("orchestratorVersion" in ignored) == follows_upgrades
+
+
+def test_every_child_is_parented_by_its_component(
+    run: StackRun, registration_options: dict[str, Options]
+) -> None:
+    components = {
+        name: opts
+        for name, opts in registration_options.items()
+        if opts.type.startswith("stratus:azure:")
+    }
+    prefix = f"stratus-{env(run)}-"
+    assert {n for n in components if n.startswith(prefix)} == {
+        prefix + c
+        for c in ("net", "vault", "registry", "storage", "cluster", "mlflow", "workloads")
+    }
+    for resource in run.resources:
+        if not resource.custom or resource.type == "azure-native:resources:ResourceGroup":
+            continue
+        parent_urn = registration_options[resource.name].parent
+        qualified_type, parent_name = parent_urn.split("::")[-2:]
+        parent_type = qualified_type.split("$")[-1]
+        assert parent_type.startswith("stratus:azure:"), f"{resource.name} has no component parent"
+        assert resource.name.startswith(parent_name + "-"), resource.name
 
 
 def test_training_pool_is_spot_with_the_spot_taint(run: StackRun) -> None:
