@@ -89,7 +89,9 @@ def build_stack(identity: StackIdentity) -> CloudFoundation:
     tags = identity.tags("aws")
     base = f"{identity.project}-{identity.environment}"
 
-    network = Network(f"{base}-network", NetworkArgs(config=config.network, region=region, tags=tags))
+    network = Network(
+        f"{base}-network", NetworkArgs(config=config.network, region=region, tags=tags)
+    )
     cluster = Cluster(
         f"{base}-cluster",
         ClusterArgs(
@@ -98,7 +100,6 @@ def build_stack(identity: StackIdentity) -> CloudFoundation:
             region=region,
             subnet_ids=network.private_subnet_ids,
             tags=tags,
-            deletion_protection=identity.is_prod,
         ),
     )
     registry = Registry(

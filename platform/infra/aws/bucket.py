@@ -11,6 +11,10 @@ import pulumi_aws as aws
 
 from infra.aws.policy import Statement, deny_insecure_transport, document
 
+_EncryptionDefault = (
+    aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
+)
+
 
 @dataclass(frozen=True)
 class AccessLogTarget:
@@ -77,13 +81,11 @@ class PrivateBucket(pulumi.ComponentResource):
             opts=child,
         )
         if args.kms_key_arn is not None:
-            default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            default = _EncryptionDefault(
                 sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
             )
         else:
-            default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="AES256"
-            )
+            default = _EncryptionDefault(sse_algorithm="AES256")
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket.id,

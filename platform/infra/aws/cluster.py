@@ -31,6 +31,13 @@ _MANAGED_POLICY = "arn:aws:iam::aws:policy/"
 _CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 
+def _oidc_issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
+    oidcs = identities[0].oidcs or []
+    if not oidcs or not oidcs[0].issuer:
+        raise ValueError("EKS returned no OIDC issuer for the cluster")
+    return oidcs[0].issuer
+
+
 @dataclass(frozen=True)
 class ClusterArgs:
     cluster_name: str
@@ -38,7 +45,6 @@ class ClusterArgs:
     region: str
     subnet_ids: Sequence[pulumi.Input[str]]
     tags: Mapping[str, str]
-    deletion_protection: bool
 
 
 class Cluster(pulumi.ComponentResource):
@@ -120,12 +126,12 @@ class Cluster(pulumi.ComponentResource):
             # The core add-ons below are EKS-managed add-ons instead of self-managed manifests.
             bootstrap_self_managed_addons=False,
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-            deletion_protection=args.deletion_protection,
+            deletion_protection=config.deletion_protection,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, log_group]),
         )
 
-        issuer_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        issuer_url = cluster.identities.apply(_oidc_issuer)
         oidc_provider = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc",
             url=issuer_url,

@@ -47,7 +47,8 @@ class NetworkConfig(ConfigModel):
     #: Explicit zones; when omitted, the first ``availabilityZoneCount`` available zones are used.
     availability_zones: list[str] | None = None
     availability_zone_count: int = Field(default=3, ge=2, le=3)
-    #: ``perAz`` (one NAT gateway per zone, zone-independent egress) or ``single`` (shared, cheaper).
+    #: ``perAz``: one NAT gateway per zone (egress survives a zone outage);
+    #: ``single``: one shared NAT gateway (cheaper).
     nat_gateways: Literal["perAz", "single"]
     flow_log_retention_days: int = Field(default=30, ge=1, le=3653)
 
@@ -71,7 +72,11 @@ class NetworkConfig(ConfigModel):
 
     @property
     def zone_count(self) -> int:
-        return len(self.availability_zones) if self.availability_zones else self.availability_zone_count
+        return (
+            len(self.availability_zones)
+            if self.availability_zones
+            else self.availability_zone_count
+        )
 
 
 class NodeGroupConfig(ConfigModel):
@@ -94,7 +99,7 @@ class NodeGroupConfig(ConfigModel):
 
 
 class NodeGroupsConfig(ConfigModel):
-    """``stratus:aws.cluster.nodeGroups``; ``training`` runs on spot capacity, ``gpu`` is optional."""
+    """``stratus:aws.cluster.nodeGroups``: ``training`` runs on spot, ``gpu`` is optional."""
 
     system: NodeGroupConfig
     api: NodeGroupConfig
@@ -123,6 +128,8 @@ class ClusterConfig(ConfigModel):
     #: Whether the identity running ``pulumi up`` becomes cluster admin at creation.
     bootstrap_creator_admin: bool = True
     log_retention_days: int = Field(default=90, ge=1, le=3653)
+    #: EKS refuses to delete the cluster while this is on.
+    deletion_protection: bool = False
     node_groups: NodeGroupsConfig
     addons: AddonVersions = Field(default_factory=AddonVersions)
 
@@ -131,7 +138,8 @@ class ClusterConfig(ConfigModel):
     def _version(cls, value: str) -> str:
         if value not in SUPPORTED_KUBERNETES_VERSIONS:
             raise ValueError(
-                f"expected a supported EKS version, one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}"
+                "expected a supported EKS version, one of "
+                + ", ".join(SUPPORTED_KUBERNETES_VERSIONS)
             )
         return value
 
@@ -149,7 +157,9 @@ class ClusterConfig(ConfigModel):
     def _admins(cls, value: list[str]) -> list[str]:
         for arn in value:
             if not _ROLE_ARN_PATTERN.match(arn):
-                raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/x)")
+                raise ValueError(
+                    f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/x)"
+                )
         return value
 
 

@@ -24,6 +24,21 @@ def postgres_dsn(user: str, password: str, host: str, port: int, database: str) 
     )
 
 
+def credentials_document(config: DatabaseConfig, password: str, host: str) -> str:
+    """The JSON layout of AWS' RDS secrets (what the rotation functions expect), plus the DSN."""
+    return json.dumps(
+        {
+            "engine": "postgres",
+            "host": host,
+            "port": PORT,
+            "dbname": config.database_name,
+            "username": config.username,
+            "password": password,
+            "dsn": postgres_dsn(config.username, password, host, PORT, config.database_name),
+        }
+    )
+
+
 @dataclass(frozen=True)
 class DatabaseArgs:
     config: DatabaseConfig
@@ -95,9 +110,7 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         # Alphanumeric only: RDS rejects '/', '@', '"' and spaces; 40 characters carry ~238 bits.
-        password = random.RandomPassword(
-            f"{name}-password", length=40, special=False, opts=child
-        )
+        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
         final_snapshot = f"{name}-final" if config.deletion_protection else None
         instance = aws.rds.Instance(
             f"{name}-postgres",
@@ -139,13 +152,16 @@ class Database(pulumi.ComponentResource):
         self.port = PORT
         self.name = config.database_name
         self.user = config.username
-        self.dsn = pulumi.Output.secret(
-            pulumi.Output.all(password.result, instance.address).apply(
-                lambda values: postgres_dsn(
-                    config.username, values[0], values[1], PORT, config.database_name
-                )
+        dsn: pulumi.Output[str] = pulumi.Output.all(password.result, instance.address).apply(
+            lambda values: postgres_dsn(
+                config.username, values[0], values[1], PORT, config.database_name
             )
         )
+        self.dsn = pulumi.Output.secret(dsn)
+        credentials: pulumi.Output[str] = pulumi.Output.all(
+            password.result, instance.address
+        ).apply(lambda values: credentials_document(config, values[0], values[1]))
+        secret_credentials: pulumi.Output[str] = pulumi.Output.secret(credentials)
         secret = aws.secretsmanager.Secret(
             f"{name}-credentials",
             description=f"MLflow database credentials ({name})",
@@ -157,21 +173,7 @@ class Database(pulumi.ComponentResource):
         aws.secretsmanager.SecretVersion(
             f"{name}-credentials-value",
             secret_id=secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.all(password.result, instance.address, self.dsn).apply(
-                    lambda values: json.dumps(
-                        {
-                            "engine": "postgres",
-                            "host": values[1],
-                            "port": PORT,
-                            "dbname": config.database_name,
-                            "username": config.username,
-                            "password": values[0],
-                            "dsn": values[2],
-                        }
-                    )
-                )
-            ),
+            secret_string=secret_credentials,
             opts=child,
         )
         self.secret_arn = secret.arn

@@ -46,9 +46,9 @@ def workload_statements(
         by_actions.setdefault(tuple(actions), []).append(
             pulumi.Output.concat(bucket_arns[store], "/*")
         )
-    for index, (actions, resources) in enumerate(by_actions.items()):
+    for index, (object_actions, resources) in enumerate(by_actions.items()):
         statements.append(
-            Statement(sid=f"Objects{index}", actions=list(actions), resources=resources)
+            Statement(sid=f"Objects{index}", actions=list(object_actions), resources=resources)
         )
     writes = any(len(actions) > 1 for _, actions in grants)
     statements.append(

@@ -24,11 +24,12 @@ class OidcIssuer:
 def service_account_trust(
     issuer: OidcIssuer, namespace: str, service_account: str
 ) -> pulumi.Output[str]:
-    """A trust policy that only ``system:serviceaccount:<namespace>:<service_account>`` satisfies."""
+    """A trust policy only ``system:serviceaccount:<namespace>:<service_account>`` satisfies."""
 
     def render(values: list[str]) -> str:
         arn, url = values
         host = url.removeprefix("https://")
+        subject = f"system:serviceaccount:{namespace}:{service_account}"
         return json.dumps(
             {
                 "Version": "2012-10-17",
@@ -39,7 +40,7 @@ def service_account_trust(
                         "Action": ["sts:AssumeRoleWithWebIdentity"],
                         "Condition": {
                             "StringEquals": {
-                                f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                f"{host}:sub": subject,
                                 f"{host}:aud": "sts.amazonaws.com",
                             }
                         },

@@ -30,11 +30,16 @@ def render_kubeconfig(
         "clusters": [
             {
                 "name": cluster_name,
-                "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority},
+                "cluster": {
+                    "server": endpoint,
+                    "certificate-authority-data": certificate_authority,
+                },
             }
         ],
         "users": [{"name": cluster_name, "user": user}],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "contexts": [
+            {"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}
+        ],
         "current-context": cluster_name,
     }
     return json.dumps(document, indent=2)

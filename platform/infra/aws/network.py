@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -20,10 +20,16 @@ INTERNAL_ELB_TAG = {"kubernetes.io/role/internal-elb": "1"}
 def subnet_layout(cidr: str, zones: int) -> tuple[list[str], list[str]]:
     """Private subnets take one quarter of the VPC each (nodes and pods need the addresses);
     public subnets (load balancers, NAT) share the last quarter."""
-    quarters = list(ipaddress.ip_network(cidr).subnets(prefixlen_diff=2))
+    quarters = list(ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=2))
     private = [str(net) for net in quarters[:zones]]
     public = [str(net) for net in list(quarters[3].subnets(prefixlen_diff=2))[:zones]]
     return private, public
+
+
+def _zone_at(
+    names: pulumi.Output[list[str]], index: int, pick: Callable[[list[str], int], str]
+) -> pulumi.Output[str]:
+    return names.apply(lambda found: pick(found, index))
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class Network(pulumi.ComponentResource):
                     )
                 return names[index]
 
-            zones = [available.apply(lambda names, i=i: pick(names, i)) for i in range(zone_count)]
+            zones = [_zone_at(available, i, pick) for i in range(zone_count)]
 
         private_cidrs, public_cidrs = subnet_layout(config.cidr, zone_count)
         self.vpc_cidr = config.cidr
@@ -91,9 +97,7 @@ class Network(pulumi.ComponentResource):
             tags=named("default-sg"),
             opts=child,
         )
-        igw = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags=named("igw"), opts=child
-        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=named("igw"), opts=child)
 
         public_subnets = [
             aws.ec2.Subnet(
@@ -138,7 +142,9 @@ class Network(pulumi.ComponentResource):
         nat_count = zone_count if config.nat_gateways == "perAz" else 1
         nats = []
         for i in range(nat_count):
-            eip = aws.ec2.Eip(f"{name}-nat-eip-{i}", domain="vpc", tags=named(f"nat-eip-{i}"), opts=child)
+            eip = aws.ec2.Eip(
+                f"{name}-nat-eip-{i}", domain="vpc", tags=named(f"nat-eip-{i}"), opts=child
+            )
             nats.append(
                 aws.ec2.NatGateway(
                     f"{name}-nat-{i}",
@@ -224,7 +230,11 @@ class Network(pulumi.ComponentResource):
             role=flow_role.id,
             policy=document(
                 Statement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    actions=[
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
                     resources=[flow_logs.arn, pulumi.Output.concat(flow_logs.arn, ":*")],
                 )
             ),

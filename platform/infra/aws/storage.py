@@ -91,7 +91,9 @@ class Storage(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}", target_key_id=key.key_id, opts=child)
+        aws.kms.Alias(
+            f"{name}-key-alias", name=f"alias/{name}", target_key_id=key.key_id, opts=child
+        )
         self.key_arn = key.arn
 
         # S3 server access logs cannot be delivered to an SSE-KMS bucket: this one uses SSE-S3.
@@ -126,9 +128,7 @@ class Storage(pulumi.ComponentResource):
                     tags=tags,
                     kms_key_arn=key.arn,
                     lifecycle_rules=lifecycle_rules(store, config),
-                    access_log=AccessLogTarget(
-                        bucket=self.access_logs.bucket, prefix=f"{label}/"
-                    ),
+                    access_log=AccessLogTarget(bucket=self.access_logs.bucket, prefix=f"{label}/"),
                     force_destroy=config.force_destroy,
                 ),
                 opts=child,
@@ -138,9 +138,7 @@ class Storage(pulumi.ComponentResource):
         if config.model_replication_region is not None:
             self.replica = self._replicate_models(name, config, key, tags)
 
-        self.register_outputs(
-            {store: bucket.bucket for store, bucket in self.buckets.items()}
-        )
+        self.register_outputs({store: bucket.bucket for store, bucket in self.buckets.items()})
 
     def _replicate_models(
         self, name: str, config: StorageConfig, source_key: aws.kms.Key, tags: dict[str, str]
@@ -240,4 +238,3 @@ class Storage(pulumi.ComponentResource):
             ),
         )
         return replica
-
