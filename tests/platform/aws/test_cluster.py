@@ -32,7 +32,9 @@ def test_public_endpoint_only_for_the_allow_list() -> None:
 
 
 def test_control_plane_is_in_the_private_subnets(stack: StackRun) -> None:
-    private = sorted(f"{s.name}-id" for s in stack.of_type("aws:ec2/subnet:Subnet") if "private" in s.name)
+    private = sorted(
+        f"{s.name}-id" for s in stack.of_type("aws:ec2/subnet:Subnet") if "private" in s.name
+    )
     assert sorted(stack.one(CLUSTER).inputs["vpcConfig"]["subnetIds"]) == private
 
 
@@ -40,7 +42,9 @@ def test_secrets_are_encrypted_with_a_rotated_kms_key(stack: StackRun) -> None:
     encryption = stack.one(CLUSTER).inputs["encryptionConfig"]
     assert encryption["resources"] == ["secrets"]
     key = stack.one("aws:kms/key:Key", "cluster-secrets-key")
-    assert encryption["provider"]["keyArn"] == f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key.name}-id"
+    assert (
+        encryption["provider"]["keyArn"] == f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key.name}-id"
+    )
     assert key.inputs["enableKeyRotation"] is True
 
 
@@ -145,8 +149,13 @@ def test_core_addons_with_irsa_for_cni_and_ebs(stack: StackRun) -> None:
     addons = {a.inputs["addonName"]: a.inputs for a in stack.of_type("aws:eks/addon:Addon")}
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
     roles = {r.name: r for r in stack.of_type("aws:iam/role:Role")}
-    for addon, account in (("vpc-cni", "aws-node"), ("aws-ebs-csi-driver", "ebs-csi-controller-sa")):
-        role_name = addons[addon]["serviceAccountRoleArn"].rsplit("/", 1)[1].removesuffix("-a1b2c3d")
+    for addon, account in (
+        ("vpc-cni", "aws-node"),
+        ("aws-ebs-csi-driver", "ebs-csi-controller-sa"),
+    ):
+        role_name = (
+            addons[addon]["serviceAccountRoleArn"].rsplit("/", 1)[1].removesuffix("-a1b2c3d")
+        )
         trust = json.loads(roles[role_name].inputs["assumeRolePolicy"])
         condition = trust["Statement"][0]["Condition"]["StringEquals"]
         assert f"system:serviceaccount:kube-system:{account}" in condition.values()
@@ -164,14 +173,21 @@ def test_kubeconfig_authenticates_with_aws_eks_get_token(stack: StackRun) -> Non
     (user,) = kubeconfig["users"]
     assert user["user"]["exec"]["command"] == "aws"
     assert user["user"]["exec"]["args"] == [
-        "eks", "get-token", "--cluster-name", name, "--region", stack_file(stack.stack)["aws:region"]
+        "eks",
+        "get-token",
+        "--cluster-name",
+        name,
+        "--region",
+        stack_file(stack.stack)["aws:region"],
     ]
     provider = stack.one("pulumi:providers:kubernetes")
     assert json.loads(provider.inputs["kubeconfig"]) == kubeconfig
     assert "kubeconfig" in provider.secret_paths
 
 
-@pytest.mark.parametrize("role", ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"])
+@pytest.mark.parametrize(
+    "role", ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"]
+)
 def test_node_role_has_only_the_node_policies(stack: StackRun, role: str) -> None:
     attached = [
         a.inputs["policyArn"]

@@ -20,7 +20,9 @@ def test_database_is_private_and_encrypted(stack: StackRun) -> None:
     key = stack.one("aws:kms/key:Key", "mlflow-db-key")
     assert db["kmsKeyId"].endswith(f":key/{key.name}-id")
     subnets = stack.one("aws:rds/subnetGroup:SubnetGroup").inputs["subnetIds"]
-    private = sorted(f"{s.name}-id" for s in stack.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name)
+    private = sorted(
+        f"{s.name}-id" for s in stack.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name
+    )
     assert sorted(subnets) == private
 
 
@@ -35,11 +37,16 @@ def test_only_the_cluster_reaches_the_database(stack: StackRun) -> None:
             "description": "EKS cluster security group",
         }
     ]
-    assert stack.one(INSTANCE).inputs["vpcSecurityGroupIds"] == [f"{stack.one('aws:ec2/securityGroup:SecurityGroup', 'mlflow-db-sg').name}-id"]
+    assert stack.one(INSTANCE).inputs["vpcSecurityGroupIds"] == [
+        f"{stack.one('aws:ec2/securityGroup:SecurityGroup', 'mlflow-db-sg').name}-id"
+    ]
 
 
 def test_tls_is_enforced(stack: StackRun) -> None:
-    params = {p["name"]: p["value"] for p in stack.one("aws:rds/parameterGroup:ParameterGroup").inputs["parameters"]}
+    params = {
+        p["name"]: p["value"]
+        for p in stack.one("aws:rds/parameterGroup:ParameterGroup").inputs["parameters"]
+    }
     assert params["rds.force_ssl"] == "1"
     assert urlsplit(stack.outputs["databaseDsn"]).query == "sslmode=require"
 
@@ -70,7 +77,8 @@ def test_password_is_generated_and_only_ever_secret(stack: StackRun) -> None:
     generated = stack.one("random:index/randomPassword:RandomPassword").inputs
     assert generated["length"] == len(password) == 40
     db = stack.one(INSTANCE)
-    assert db.inputs["password"] == password and "password" in db.secret_paths
+    assert db.inputs["password"] == password
+    assert "password" in db.secret_paths
     assert "databaseDsn" in stack.secret_outputs
     assert stack.plaintext_occurrences(password) == []
 

@@ -61,16 +61,23 @@ def test_nat_is_shared_in_dev_and_per_zone_in_prod(dev: StackRun, prod: StackRun
 
 def test_default_security_group_allows_nothing(stack: StackRun) -> None:
     default = stack.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup").inputs
-    assert default.get("ingress", []) == [] and default.get("egress", []) == []
+    assert default.get("ingress", []) == []
+    assert default.get("egress", []) == []
 
 
 def test_private_endpoints_for_s3_and_ecr(stack: StackRun) -> None:
     region = stack_file(stack.stack)["aws:region"]
-    endpoints = {e.inputs["serviceName"]: e.inputs for e in stack.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    endpoints = {
+        e.inputs["serviceName"]: e.inputs for e in stack.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    }
     assert set(endpoints) == {f"com.amazonaws.{region}.{s}" for s in ("s3", "ecr.api", "ecr.dkr")}
     s3 = endpoints[f"com.amazonaws.{region}.s3"]
     assert s3["vpcEndpointType"] == "Gateway"
-    private_tables = {f"{t.name}-id" for t in stack.of_type("aws:ec2/routeTable:RouteTable") if "private-rt" in t.name}
+    private_tables = {
+        f"{t.name}-id"
+        for t in stack.of_type("aws:ec2/routeTable:RouteTable")
+        if "private-rt" in t.name
+    }
     assert set(s3["routeTableIds"]) == private_tables
     for service in ("ecr.api", "ecr.dkr"):
         endpoint = endpoints[f"com.amazonaws.{region}.{service}"]
@@ -78,7 +85,12 @@ def test_private_endpoints_for_s3_and_ecr(stack: StackRun) -> None:
         assert endpoint["privateDnsEnabled"] is True
     sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "endpoints-sg").inputs
     assert sg["ingress"] == [
-        {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": [str(stack.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"])]}
+        {
+            "protocol": "tcp",
+            "fromPort": 443,
+            "toPort": 443,
+            "cidrBlocks": [str(stack.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"])],
+        }
     ]
 
 

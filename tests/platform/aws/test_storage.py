@@ -45,9 +45,16 @@ def test_the_four_stores_plus_access_logs(dev: StackRun, prod: StackRun) -> None
 def test_every_bucket_blocks_all_public_access(stack: StackRun) -> None:
     for bucket in _buckets(stack):
         block = _config_of(stack, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket)
-        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+        for flag in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        ):
             assert block.inputs[flag] is True, (bucket.name, flag)
-        ownership = _config_of(stack, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket)
+        ownership = _config_of(
+            stack, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket
+        )
         assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
 
