@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -26,7 +25,7 @@ def _is_secret(value: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def built() -> Iterator[tuple[CloudFoundation, StackRun]]:
+def built() -> tuple[CloudFoundation, StackRun]:
     """The foundation object ``build_stack`` returned during a real run of aws-prod."""
     results: list[CloudFoundation] = []
     original = infra.aws.build_stack
