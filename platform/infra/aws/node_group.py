@@ -1,0 +1,107 @@
+"""One EKS managed node group with its launch template (IMDSv2, encrypted root volume, tags)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.aws.config import NodeGroupConfig
+
+#: The label every Stratus node carries; workloads select their pool with it.
+WORKLOAD_LABEL = "stratus.io/workload"
+
+AmiType = Literal["AL2023_x86_64_STANDARD", "AL2023_x86_64_NVIDIA"]
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"] = "NO_SCHEDULE"
+
+
+@dataclass(frozen=True)
+class NodeGroupArgs:
+    cluster_name: pulumi.Input[str]
+    node_role_arn: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    config: NodeGroupConfig
+    tags: Mapping[str, str]
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    ami_type: AmiType = "AL2023_x86_64_STANDARD"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: Sequence[Taint] = ()
+    #: Resources the nodes need before they join (e.g. the VPC CNI add-on).
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class NodeGroup(pulumi.ComponentResource):
+    """A managed node group; the desired size is left to the cluster autoscaler after creation."""
+
+    node_group: aws.eks.NodeGroup
+
+    def __init__(
+        self, name: str, args: NodeGroupArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("stratus:aws:NodeGroup", name, None, opts)
+        config = args.config
+        tags = {**args.tags, "Name": name}
+
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            description=f"Stratus node group {name}",
+            update_default_version=True,
+            # IMDSv2 only; hop limit 2 keeps the node agents working in their own network namespace.
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=config.disk_size_gib,
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.node_group = aws.eks.NodeGroup(
+            f"{name}-ng",
+            cluster_name=args.cluster_name,
+            node_role_arn=args.node_role_arn,
+            subnet_ids=list(args.subnet_ids),
+            capacity_type=args.capacity_type,
+            ami_type=args.ami_type,
+            instance_types=list(config.instance_types),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=config.min_size, max_size=config.max_size, desired_size=config.desired_size
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            labels=dict(args.labels),
+            taints=[
+                aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=t.effect)
+                for t in args.taints
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(args.depends_on),
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
+        )
+        self.register_outputs({"nodeGroupArn": self.node_group.arn})

@@ -1,0 +1,97 @@
+"""Resources per type for each shipped stack: a change here is churn to review on purpose."""
+
+from __future__ import annotations
+
+from tests.platform.harness import StackRun
+
+COMMON = {
+    "aws:cloudwatch/logGroup:LogGroup": 2,
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": 1,
+    "aws:ec2/flowLog:FlowLog": 1,
+    "aws:ec2/internetGateway:InternetGateway": 1,
+    "aws:ec2/routeTable:RouteTable": 4,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": 6,
+    "aws:ec2/securityGroup:SecurityGroup": 2,
+    "aws:ec2/subnet:Subnet": 6,
+    "aws:ec2/vpc:Vpc": 1,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": 3,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": 2,
+    "aws:ecr/repository:Repository": 2,
+    "aws:eks/addon:Addon": 4,
+    "aws:eks/cluster:Cluster": 1,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 5,
+    "aws:kms/alias:Alias": 2,
+    "aws:rds/instance:Instance": 1,
+    "aws:rds/parameterGroup:ParameterGroup": 1,
+    "aws:rds/subnetGroup:SubnetGroup": 1,
+    "aws:s3/bucketLogging:BucketLogging": 4,
+    "aws:secretsmanager/secret:Secret": 1,
+    "aws:secretsmanager/secretVersion:SecretVersion": 1,
+    "pulumi:providers:kubernetes": 1,
+    "random:index/randomPassword:RandomPassword": 1,
+    "stratus:aws:Cluster": 1,
+    "stratus:aws:Database": 1,
+    "stratus:aws:Network": 1,
+    "stratus:aws:Registry": 1,
+    "stratus:aws:Storage": 1,
+    "stratus:aws:WorkloadIdentities": 1,
+}
+
+
+def _buckets(count: int) -> dict[str, int]:
+    return {
+        "aws:s3/bucket:Bucket": count,
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": count,
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls": count,
+        "aws:s3/bucketPolicy:BucketPolicy": count,
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": count,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+            count
+        ),
+        "aws:s3/bucketVersioning:BucketVersioning": count,
+        "stratus:aws:PrivateBucket": count,
+    }
+
+
+def test_dev_resource_counts(dev: StackRun) -> None:
+    assert dev.count_by_type() == dict(
+        sorted(
+            {
+                **COMMON,
+                **_buckets(5),
+                "aws:ec2/eip:Eip": 1,
+                "aws:ec2/natGateway:NatGateway": 1,
+                "aws:ec2/launchTemplate:LaunchTemplate": 3,
+                "aws:eks/nodeGroup:NodeGroup": 3,
+                "stratus:aws:NodeGroup": 3,
+                "aws:iam/role:Role": 8,
+                "aws:iam/rolePolicy:RolePolicy": 4,
+                "aws:kms/key:Key": 4,
+            }.items()
+        )
+    )
+    assert len(dev.resources) == 128
+
+
+def test_prod_resource_counts(prod: StackRun) -> None:
+    """Prod adds two NAT gateways, the GPU node group and the models replica (bucket, key,
+    replication role and policy, replication configuration)."""
+    assert prod.count_by_type() == dict(
+        sorted(
+            {
+                **COMMON,
+                **_buckets(6),
+                "aws:ec2/eip:Eip": 3,
+                "aws:ec2/natGateway:NatGateway": 3,
+                "aws:ec2/launchTemplate:LaunchTemplate": 4,
+                "aws:eks/nodeGroup:NodeGroup": 4,
+                "stratus:aws:NodeGroup": 4,
+                "aws:iam/role:Role": 9,
+                "aws:iam/rolePolicy:RolePolicy": 5,
+                "aws:kms/key:Key": 5,
+                "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1,
+            }.items()
+        )
+    )
+    assert len(prod.resources) == 147
