@@ -229,7 +229,8 @@ def show(
             info.tags.get("data_fingerprint", "")[:12],
             created,
         )
-    console.print(table, width=None if console.is_terminal else 160)
+    # Not a terminal (a pipe, a log): do not squeeze the table into 80 columns.
+    (console if console.is_terminal else Console(width=160)).print(table)
 
 
 def main() -> None:
