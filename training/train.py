@@ -117,6 +117,10 @@ def _fit_and_score(
     scorer: Any,
 ) -> float:
     model = clone(pipeline).set_params(**params)
+    if "model__n_jobs" in model.get_params():
+        # The search is the parallel level; a single-threaded forest also makes the CV scores
+        # bit-for-bit reproducible (threaded tree averaging is summed in a varying order).
+        model.set_params(model__n_jobs=1)
     model.fit(x.iloc[train], y.iloc[train])
     return float(scorer(model, x.iloc[test], y.iloc[test]))
 
