@@ -9,7 +9,7 @@ endpoint from ``AWS_ENDPOINT_URL``; ``az://``/``abfs://`` with ``AZURE_STORAGE_C
 from __future__ import annotations
 
 import posixpath
-from typing import Literal
+from typing import Any, Literal
 
 import fsspec
 import numpy as np
@@ -48,21 +48,25 @@ def _bundled(source: str, target: str) -> pd.DataFrame:
     return frame
 
 
-def synthetic(rows: int, features: int, *, task: Task, seed: int, target: str) -> pd.DataFrame:
-    """A deterministic synthetic dataset: ``features`` float columns ``f00…`` and ``target``."""
+def synthetic_arrays(rows: int, features: int, *, task: Task, seed: int) -> tuple[Any, Any]:
+    """The ``synthetic:<rows>`` data as plain arrays (``make_classification``/``make_regression``)."""
     if task == "classification":
-        x, y = make_classification(
+        return make_classification(
             n_samples=rows,
             n_features=features,
             n_informative=max(2, features // 2),
             n_redundant=max(0, features // 4),
             random_state=seed,
         )
-    else:
-        x, y = make_regression(
-            n_samples=rows, n_features=features, n_informative=max(1, features // 2),
-            noise=10.0, random_state=seed,
-        )  # fmt: skip
+    return make_regression(
+        n_samples=rows, n_features=features, n_informative=max(1, features // 2),
+        noise=10.0, random_state=seed,
+    )  # fmt: skip
+
+
+def synthetic(rows: int, features: int, *, task: Task, seed: int, target: str) -> pd.DataFrame:
+    """A deterministic synthetic dataset: ``features`` float columns ``f00…`` and ``target``."""
+    x, y = synthetic_arrays(rows, features, task=task, seed=seed)
     frame = pd.DataFrame(x, columns=[f"f{i:02d}" for i in range(features)], copy=False)
     frame[target] = y.astype(np.int64 if task == "classification" else np.float64)
     return frame
