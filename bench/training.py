@@ -1,6 +1,6 @@
 """Benchmark: the whole training pipeline vs a plain scikit-learn ``fit`` of the same estimator.
 
-    python -m bench.training            # synthetic:1000000 × 20 features, 3 runs of each variant
+    python -m bench.training            # synthetic:1000000 x 20 features, 3 runs of each variant
     python -m bench.training --quick    # synthetic:100000, 2 runs (a smoke run)
 
 Every run of every variant is a fresh Python process (``--child``), so peak memory is the
@@ -87,7 +87,10 @@ def child_pipeline(rows: int, workdir: Path) -> dict[str, Any]:
             "search": {"kind": "none"},
         },
         gate={"min": {"roc_auc": 0.8}},
-        registry={"model_name": "bench-classifier", "tracking_uri": f"sqlite:///{workdir}/mlflow.db"},
+        registry={
+            "model_name": "bench-classifier",
+            "tracking_uri": f"sqlite:///{workdir}/mlflow.db",
+        },
         publish={"stores": [str(workdir / "model-store")]},
     )
     baseline = _rss_bytes()
@@ -132,7 +135,9 @@ def _mib(value: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.training", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.training", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="100k rows, 2 runs (smoke run)")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--runs", type=int, default=None)
@@ -141,7 +146,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.child:
         kind, rows = args.child[0], int(args.child[1])
-        outcome = child_plain(rows) if kind == "plain" else child_pipeline(rows, Path(args.child[2]))
+        outcome = (
+            child_plain(rows) if kind == "plain" else child_pipeline(rows, Path(args.child[2]))
+        )
         print(json.dumps(outcome))
         return
 
@@ -162,7 +169,9 @@ def main(argv: list[str] | None = None) -> None:
     report(rows, runs, plain, pipeline)
 
 
-def report(rows: int, runs: int, plain: list[dict[str, Any]], pipeline: list[dict[str, Any]]) -> None:
+def report(
+    rows: int, runs: int, plain: list[dict[str, Any]], pipeline: list[dict[str, Any]]
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -170,18 +179,22 @@ def report(rows: int, runs: int, plain: list[dict[str, Any]], pipeline: list[dic
         return statistics.median(float(item[key]) for item in items)
 
     dataset = median(plain, "dataset_bytes")
-    fit, plain_total, pipe_total = median(plain, "fit_s"), median(plain, "total_s"), median(pipeline, "total_s")
+    fit, plain_total, pipe_total = (
+        median(plain, "fit_s"),
+        median(plain, "total_s"),
+        median(pipeline, "total_s"),
+    )
     rows_table = [
         ("plain fit", fit, plain),
         ("plain generate+fit", plain_total, plain),
         ("pipeline (all stages)", pipe_total, pipeline),
     ]
     table = Table(
-        title=f"training pipeline vs plain sklearn fit — synthetic:{rows:,} × {FEATURES} features, "
+        title=f"training pipeline vs plain sklearn fit — synthetic:{rows:,} x {FEATURES} features, "
         f"HistGradientBoostingClassifier, median of {runs} runs"
     )
-    for column in ("variant", "wall time", "× plain fit", "× generate+fit", "peak RSS",
-                   "peak above imports", "× dataset size"):  # fmt: skip
+    for column in ("variant", "wall time", "x plain fit", "x generate+fit", "peak RSS",
+                   "peak above imports", "x dataset size"):  # fmt: skip
         table.add_column(column, justify="right" if column != "variant" else "left")
     for label, seconds, items in rows_table:
         above = statistics.median(float(i["peak_rss"]) - float(i["baseline_rss"]) for i in items)

@@ -13,6 +13,7 @@ verify every file against the pointer's per-file SHA-256 digests before loading.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -166,10 +167,8 @@ def _is_local(fs: AbstractFileSystem) -> bool:
 
 
 def _remove_quietly(fs: AbstractFileSystem, path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError, OSError):
         fs.rm(path, recursive=True)
-    except (FileNotFoundError, OSError):
-        pass
 
 
 def fetch_bundle(

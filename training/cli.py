@@ -105,7 +105,7 @@ def _print_summary(result: RunResult, config: TrainingConfig) -> None:
         table.add_row(f"holdout {metric}{marker}", f"{value:.4f}")
     if result.cv_score is not None:
         table.add_row("best CV score", f"{result.cv_score:.4f} {result.best_params}")
-    table.add_row("data", f"{result.landed.rows} rows × {result.landed.columns - 1} features")
+    table.add_row("data", f"{result.landed.rows} rows x {result.landed.columns - 1} features")
     table.add_row("data fingerprint", result.landed.fingerprint)
     table.add_row("landed at", result.landed.url)
     for stage, seconds in result.timings.items():
@@ -128,7 +128,9 @@ def _print_where(result: RunResult, config: TrainingConfig) -> None:
         f"Load it:          mlflow.sklearn.load_model('models:/{result.model_name}@champion')",
     ]
     for published in result.published:
-        lines.append(f"Model store:      {published.store} (pointer {result.model_name}/champion.json)")
+        lines.append(
+            f"Model store:      {published.store} (pointer {result.model_name}/champion.json)"
+        )
     if not result.published:
         stores = ", ".join(config.publish.stores) or "none configured"
         lines.append(f"Model stores:     not published ({stores})")
@@ -178,8 +180,7 @@ def promote(
         client, _ = _client(config)
         replaced = registry.promote(client, name, version, force=force)
         console.print(
-            f"{name}: champion → v{version}"
-            + (f", previous → v{replaced}" if replaced else ""),
+            f"{name}: champion → v{version}" + (f", previous → v{replaced}" if replaced else ""),
             highlight=False,
         )
         _republish(config, client, name, version)

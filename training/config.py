@@ -353,6 +353,10 @@ def format_validation_error(exc: ValidationError, path: Path) -> str:
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         given = error.get("input")
-        shown = "" if isinstance(given, dict | list) or error["type"] == "missing" else f" (got {given!r})"
+        shown = (
+            ""
+            if isinstance(given, dict | list) or error["type"] == "missing"
+            else f" (got {given!r})"
+        )
         lines.append(f"  - {key or '<root>'}: {message}{shown}")
     return "\n".join(lines)

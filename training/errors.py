@@ -24,7 +24,9 @@ class DataValidationError(TrainingError):
         self.source = source
         self.failures = failures
         lines = "\n".join(f"  - {failure}" for failure in failures)
-        super().__init__(f"data from {source} failed validation ({len(failures)} problems):\n{lines}")
+        super().__init__(
+            f"data from {source} failed validation ({len(failures)} problems):\n{lines}"
+        )
 
 
 class RegistryError(TrainingError):

@@ -21,7 +21,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from training.config import DerivedFeature, FeaturesConfig
 
 
-class DerivedFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class DerivedFeatures(TransformerMixin, BaseEstimator):
     """Appends derived columns (ratio, product, sum, difference, log1p) to a DataFrame.
 
     ``specs`` holds ``(name, kind, columns)`` tuples. Division by zero yields NaN, which the

@@ -1,8 +1,8 @@
 """Stage 3 — land: write the validated data to the data lake's processed zone as Parquet, keyed by
 its content fingerprint, so every registered model can be traced to the exact data it saw.
 
-Layout: ``<processed_url>/<fingerprint>.parquet``. The file is content-addressed, so landing the same
-data twice is a no-op; it is written under a temporary name and renamed (or, on object stores,
+Layout: ``<processed_url>/<fingerprint>.parquet``. The file is content-addressed, so landing the
+same data twice is a no-op; it is written under a temporary name and renamed (or, on object stores,
 written as one object), so a reader never sees half a file under the final name.
 """
 

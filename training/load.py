@@ -30,7 +30,9 @@ def load_data(config: DataConfig, *, source: str, task: Task, seed: int) -> pd.D
         frame = _bundled(source, config.target)
     elif source.startswith("synthetic:"):
         rows = int(source.removeprefix("synthetic:"))
-        frame = synthetic(rows, config.synthetic_features, task=task, seed=seed, target=config.target)
+        frame = synthetic(
+            rows, config.synthetic_features, task=task, seed=seed, target=config.target
+        )
     elif source.startswith("sklearn:"):
         raise DataSourceError(
             f"unknown bundled dataset {source!r} (choose sklearn:breast_cancer or sklearn:diabetes)"
@@ -41,15 +43,17 @@ def load_data(config: DataConfig, *, source: str, task: Task, seed: int) -> pd.D
 
 
 def _bundled(source: str, target: str) -> pd.DataFrame:
-    bunch = load_diabetes(as_frame=True) if source == "sklearn:diabetes" else load_breast_cancer(
-        as_frame=True
+    bunch = (
+        load_diabetes(as_frame=True)
+        if source == "sklearn:diabetes"
+        else load_breast_cancer(as_frame=True)
     )
     frame: pd.DataFrame = bunch.frame.rename(columns={"target": target})
     return frame
 
 
 def synthetic_arrays(rows: int, features: int, *, task: Task, seed: int) -> tuple[Any, Any]:
-    """The ``synthetic:<rows>`` data as plain arrays (``make_classification``/``make_regression``)."""
+    """The ``synthetic:<rows>`` data as arrays (``make_classification`` / ``make_regression``)."""
     if task == "classification":
         return make_classification(
             n_samples=rows,

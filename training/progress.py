@@ -87,7 +87,7 @@ class RichReporter(SilentReporter):
         if total == 0:
             return
         if self._trials is None:
-            self._trials = self.progress.add_task("  search trials (candidate × fold)", total=total)
+            self._trials = self.progress.add_task("  search trials (candidate x fold)", total=total)
         self.progress.update(self._trials, completed=done, total=total)
 
     def note(self, message: str) -> None:

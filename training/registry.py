@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 import mlflow
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ INPUT_EXAMPLE_ROWS = 5
 
 
 def resolve_tracking_uri(configured: str | None, workdir: Path) -> str:
-    """``MLFLOW_TRACKING_URI`` › ``registry.tracking_uri`` › ``sqlite:///<workdir>/mlflow.db``."""
+    """``MLFLOW_TRACKING_URI`` > ``registry.tracking_uri`` > ``sqlite:///<workdir>/mlflow.db``."""
     from_env = os.environ.get("MLFLOW_TRACKING_URI")
     if from_env:
         return from_env
@@ -63,7 +63,7 @@ def client_for(tracking_uri: str) -> MlflowClient:
 
 
 def ensure_experiment(client: MlflowClient, name: str, tracking_uri: str, workdir: Path) -> str:
-    """The experiment id; a local tracking store keeps its artifacts under ``<workdir>/mlartifacts``."""
+    """The experiment id; a local tracking store keeps artifacts in ``<workdir>/mlartifacts``."""
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
@@ -263,4 +263,3 @@ def version_tags(
 def model_input_columns(model: Any) -> list[str] | None:
     names = getattr(model, "feature_names_in_", None)
     return [str(n) for n in names] if names is not None else None
-

@@ -78,7 +78,10 @@ def prepare_model(config: TrainingConfig, features: list[str]) -> Pipeline:
         raise ConfigError(f"features.derived names clash with existing columns: {clash}")
     try:
         pipeline = build_pipeline(
-            features, config.data.categorical, config.features, make_estimator(config.model, config.seed)
+            features,
+            config.data.categorical,
+            config.features,
+            make_estimator(config.model, config.seed),
         )
         check_search_space(config.model, pipeline)
     except ValueError as exc:
@@ -166,13 +169,17 @@ def run_pipeline(config: TrainingConfig, reporter: Reporter | None = None) -> Ru
             metrics = evaluate(result.model, data.x_test, data.y_test, config.model.task)
             mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
             figure = evaluation_figure(result.model, data.x_test, data.y_test, config.model.task)
-            plot = "confusion_matrix.png" if config.model.task == "classification" else "residuals.png"
+            plot = (
+                "confusion_matrix.png" if config.model.task == "classification" else "residuals.png"
+            )
             mlflow.log_figure(figure, plot)
         with report.stage("log model"):
             model_info = registry.log_model(result.model, data.x_train)
 
     with report.stage("gate"):
-        champion = champion_score(client, config, data) if config.gate.compare_with_champion else None
+        champion = (
+            champion_score(client, config, data) if config.gate.compare_with_champion else None
+        )
         decision = decide(metrics, config, champion)
     status = registry.ACCEPTED if decision.accepted else registry.REJECTED
     tags = registry.version_tags(
@@ -188,7 +195,11 @@ def run_pipeline(config: TrainingConfig, reporter: Reporter | None = None) -> Ru
     with report.stage("register"):
         version = registry.register(client, name, model_info, run_id, tags)
         client.set_tag(run_id, registry.STATUS_TAG, status)
-        replaced = registry.move_champion(client, name, str(version.version)) if decision.accepted else None
+        replaced = (
+            registry.move_champion(client, name, str(version.version))
+            if decision.accepted
+            else None
+        )
 
     outcome = RunResult(
         model_name=name,

@@ -68,7 +68,7 @@ class SearchResult:
 
 
 def make_estimator(config: ModelConfig, seed: int) -> Any:
-    """The configured estimator with fixed params, ``random_state`` and ``n_jobs`` where it has them."""
+    """The configured estimator with its fixed params, ``random_state`` and (forests) ``n_jobs``."""
     estimator_class = ESTIMATOR_CLASSES[(config.task, config.estimator)]
     estimator = estimator_class()
     accepted = estimator.get_params()
@@ -146,7 +146,9 @@ def search(
     check_search_space(config, pipeline)
     scorer = get_scorer(scorer_name)
     splitter_class = StratifiedKFold if config.task == "classification" else KFold
-    folds = list(splitter_class(n_splits=config.search.cv, shuffle=True, random_state=seed).split(x, y))
+    folds = list(
+        splitter_class(n_splits=config.search.cv, shuffle=True, random_state=seed).split(x, y)
+    )
     jobs = [(i, params, train, test) for i, params in enumerate(options) for train, test in folds]
     total = len(jobs)
     if on_trial:
@@ -162,7 +164,7 @@ def search(
         if on_trial:
             on_trial(done, total)
 
-    trials = [
+    trials: list[dict[str, Any]] = [
         {
             "params": {k.removeprefix("model__"): v for k, v in options[i].items()},
             "mean_score": float(np.mean(scores[i])),
@@ -172,4 +174,6 @@ def search(
     ]
     best = max(range(len(options)), key=lambda i: (trials[i]["mean_score"], -i))
     model = clone(pipeline).set_params(**options[best]).fit(x, y)
-    return SearchResult(model, trials[best]["params"], trials[best]["mean_score"], scorer_name, trials)
+    return SearchResult(
+        model, trials[best]["params"], trials[best]["mean_score"], scorer_name, trials
+    )

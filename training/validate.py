@@ -39,7 +39,9 @@ def build_schema(features: list[str], config: TrainingConfig) -> pa.DataFrameSch
         if name not in categorical:
             checks.append(
                 pa.Check(
-                    lambda s: pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s),
+                    lambda s: (
+                        pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+                    ),
                     element_wise=False,
                     error="must be numeric (declare it in data.categorical if it is a category)",
                     name="numeric",
@@ -54,9 +56,12 @@ def build_schema(features: list[str], config: TrainingConfig) -> pa.DataFrameSch
         if rules.max_null_fraction > 0:
             frame_checks.append(
                 pa.Check(
-                    lambda df, column=name: column not in df
-                    or float(df[column].isna().mean()) <= rules.max_null_fraction,
-                    error=f"column {name!r} has more than {rules.max_null_fraction:.0%} missing values",
+                    lambda df, column=name: (
+                        column not in df
+                        or float(df[column].isna().mean()) <= rules.max_null_fraction
+                    ),
+                    error=f"column {name!r} has more than {rules.max_null_fraction:.0%} "
+                    "missing values",
                     name=f"null_fraction[{name}]",
                 )
             )
@@ -73,9 +78,11 @@ def build_schema(features: list[str], config: TrainingConfig) -> pa.DataFrameSch
     if rules.max_duplicate_fraction < 1.0:
         frame_checks.append(
             pa.Check(
-                lambda df: float(df.duplicated().mean()) <= rules.max_duplicate_fraction
-                if len(df)
-                else True,
+                lambda df: (
+                    float(df.duplicated().mean()) <= rules.max_duplicate_fraction
+                    if len(df)
+                    else True
+                ),
                 error=f"more than {rules.max_duplicate_fraction:.0%} of the rows are duplicates",
                 name="duplicates",
             )
@@ -135,7 +142,9 @@ def validate_data(frame: pd.DataFrame, config: TrainingConfig, source: str) -> p
 def _describe(cases: pd.DataFrame) -> list[str]:
     messages: list[str] = []
     missing = cases["check"] == "column_in_dataframe"
-    messages.extend(f"column {name!r}: missing column" for name in cases.loc[missing, "failure_case"])
+    messages.extend(
+        f"column {name!r}: missing column" for name in cases.loc[missing, "failure_case"]
+    )
     cases = cases.loc[~missing]
     for (context, column, check), group in cases.groupby(
         ["schema_context", "column", "check"], dropna=False, sort=False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,23 @@ FAST: dict[str, Any] = {
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh current directory with no tracking-URI or STRATUS_TRAINING_* leaking in."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     for key in list(os.environ):
         if key.startswith("STRATUS_TRAINING_"):
             monkeypatch.delenv(key)
-    yield tmp_path
+    return tmp_path
 
 
 def unique_name(prefix: str = "test-model") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def write_config(directory: Path, overrides: dict[str, Any] | None = None, name: str = "cfg") -> Path:
+def write_config(
+    directory: Path, overrides: dict[str, Any] | None = None, name: str = "cfg"
+) -> Path:
     """The default config + FAST + ``overrides`` written as YAML; returns its path."""
     base = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data = deep_merge(deep_merge(base, FAST), overrides or {})

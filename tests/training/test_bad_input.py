@@ -130,17 +130,25 @@ def test_bad_input_is_reported_and_changes_nothing(
     settings: Callable[[Path], dict[str, Any]],
     messages: list[str],
 ) -> None:
-    client = MlflowClient(tracking_uri=registered.tracking_uri, registry_uri=registered.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=registered.tracking_uri, registry_uri=registered.tracking_uri
+    )
     versions_before = len(client.search_model_versions(f"name = '{registered.name}'"))
     aliases_before = dict(client.get_registered_model(registered.name).aliases)
     store_before = _store_snapshot(registered.store)
     overrides = _settings(registered.directory, registered.name, registered.store)
     overrides.update(settings(tmp_path))
-    if "features" not in overrides and case != "invalid config" and "source" in overrides.get("data", {}):
+    if (
+        "features" not in overrides
+        and case != "invalid config"
+        and "source" in overrides.get("data", {})
+    ):
         overrides["features"] = {"derived": []}  # the CSVs have synthetic column names
     config = write_config(tmp_path, overrides)
 
-    result = invoke(["run", "--config", str(config)], env={"MLFLOW_TRACKING_URI": registered.tracking_uri})
+    result = invoke(
+        ["run", "--config", str(config)], env={"MLFLOW_TRACKING_URI": registered.tracking_uri}
+    )
 
     assert result.exit_code == 1, result.output
     assert "error:" in result.output

@@ -34,7 +34,9 @@ def _model_dir(tmp_path: Path, content: str = "v") -> Path:
 
 
 def _write(fs: Any, root: str, local: Path, version: str) -> None:
-    write_bundle(fs, root, local_dir=local, name="m", version=version, source_uri=f"models:/m/{version}")
+    write_bundle(
+        fs, root, local_dir=local, name="m", version=version, source_uri=f"models:/m/{version}"
+    )
 
 
 def test_mid_upload_failure_leaves_no_bundle_and_the_old_pointer(tmp_path: Path) -> None:
@@ -73,5 +75,5 @@ def test_tampered_bundle_fails_its_checksum(tmp_path: Path) -> None:
     fs, root = open_store(str(tmp_path / "store"))
     _write(fs, root, _model_dir(tmp_path, "one"), "1")
     (tmp_path / "store" / "m" / "versions" / "1" / "model.pkl").write_text("tampered")
-    with pytest.raises(BundleError, match="model.pkl of m v1 fails its checksum"):
+    with pytest.raises(BundleError, match=r"model\.pkl of m v1 fails its checksum"):
         fetch_bundle(fs, root, read_pointer(fs, root, "m"), tmp_path / "fetched")

@@ -58,7 +58,8 @@ def test_every_example_config_is_valid(workspace: Path) -> None:
     assert len(configs) >= 7
     estimators = {load_config(path).model.estimator for path in configs}
     assert estimators >= {
-        "logistic_regression", "random_forest", "gradient_boosting", "hist_gradient_boosting", "ridge",
+        "logistic_regression", "random_forest", "gradient_boosting",
+        "hist_gradient_boosting", "ridge",
     }  # fmt: skip
 
 

@@ -44,7 +44,10 @@ def test_config_hash_changes_with_the_config(workspace: Path) -> None:
     ("override", "message"),
     [
         ({"model": {"estimator": "svm"}}, "model.estimator: Input should be"),
-        ({"model": {"search": {"cv": 1}}}, "model.search.cv: Input should be greater than or equal to 2"),
+        (
+            {"model": {"search": {"cv": 1}}},
+            "model.search.cv: Input should be greater than or equal to 2",
+        ),
         ({"split": {"test_size": 1.5}}, "split.test_size: Input should be less than 1"),
         ({"modle": {}}, "modle: unknown key"),
         ({"gate": {"min": {"rmse": 1.0}}}, "gate.min.rmse: unknown classification metric"),
@@ -67,7 +70,7 @@ def test_invalid_environment_value_names_the_key(
 
 
 def test_missing_or_malformed_config_file(workspace: Path) -> None:
-    with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
+    with pytest.raises(ConfigError, match=r"config file not found: .*nope\.yaml"):
         load_config(workspace / "nope.yaml")
     broken = workspace / "broken.yaml"
     broken.write_text("model: [unclosed\n")

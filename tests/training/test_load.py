@@ -11,7 +11,9 @@ from training.load import load_data, synthetic
 
 
 def _load(source: str, **data: object) -> pd.DataFrame:
-    return load_data(DataConfig(source=source, **data), source=source, task="classification", seed=1)
+    return load_data(
+        DataConfig(source=source, **data), source=source, task="classification", seed=1
+    )
 
 
 def test_default_is_the_bundled_breast_cancer_dataset() -> None:

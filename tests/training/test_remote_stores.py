@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import BlobEndpoint, S3Endpoint
 from tests.training.conftest import invoke, unique_name, write_config
 from training.bundle import fetch_bundle, open_store, read_pointer
-from training.load import load_data
 from training.config import DataConfig
+from training.load import load_data
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,10 @@ def test_failing_store_keeps_no_pointer_and_others_publish(workspace: Path) -> N
     name = unique_name()
     config = write_config(
         workspace,
-        {"registry": {"model_name": name}, "publish": {"stores": [str(blocked / "store"), str(good)]}},
+        {
+            "registry": {"model_name": name},
+            "publish": {"stores": [str(blocked / "store"), str(good)]},
+        },
     )
     result = invoke(["run", "--config", str(config)])
     assert result.exit_code == 4, result.output

@@ -37,12 +37,12 @@ def _aliases(client: MlflowClient, name: str) -> dict[str, str]:
     return {alias: str(v) for alias, v in client.get_registered_model(name).aliases.items()}
 
 
-def test_run_register_gate_promote_rollback(
-    workspace: Path, mlflow_server: str
-) -> None:
+def test_run_register_gate_promote_rollback(workspace: Path, mlflow_server: str) -> None:
     name = unique_name()
     store = workspace / "store"
-    good = write_config(workspace, {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}})
+    good = write_config(
+        workspace, {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}}
+    )
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     fs, root = open_store(str(store))
 
@@ -93,39 +93,56 @@ def test_run_register_gate_promote_rollback(
     assert not fs.exists(f"{root}/{name}/versions/2")
 
     # a rejected version cannot be promoted without --force
-    result = invoke(["promote", name, "2", "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server})
+    result = invoke(
+        ["promote", name, "2", "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server}
+    )
     assert result.exit_code == 1
     assert "was rejected by the gate" in result.output
     assert _aliases(client, name) == {"champion": "1"}
 
     # 3. a second good run (another seed) replaces the champion, which becomes `previous`
-    code, output = _run(write_config(workspace, {"seed": 3, "registry": {"model_name": name},
-                                                  "publish": {"stores": [str(store)]}}), mlflow_server)
+    code, output = _run(
+        write_config(
+            workspace,
+            {"seed": 3, "registry": {"model_name": name}, "publish": {"stores": [str(store)]}},
+        ),
+        mlflow_server,
+    )
     assert code == 0, output
     assert _aliases(client, name) == {"champion": "3", "previous": "1"}
     assert read_pointer(fs, root, name).version == "3"
 
     # 4. rollback restores `previous` in the registry and in the store
-    result = invoke(["rollback", name, "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server})
+    result = invoke(
+        ["rollback", name, "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server}
+    )
     assert result.exit_code == 0, result.output
     assert f"{name}: champion → v1 (was v3)" in result.output
     assert _aliases(client, name) == {"champion": "1"}
     assert read_pointer(fs, root, name).version == "1"
-    result = invoke(["rollback", name, "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server})
+    result = invoke(
+        ["rollback", name, "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server}
+    )
     assert result.exit_code == 1
     assert "has no 'previous' version to roll back to" in result.output
 
     # 5. promote by hand, and show
-    result = invoke(["promote", name, "3", "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server})
+    result = invoke(
+        ["promote", name, "3", "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server}
+    )
     assert result.exit_code == 0, result.output
     assert _aliases(client, name) == {"champion": "3", "previous": "1"}
     assert json.loads(fs.cat_file(f"{root}/{name}/champion.json"))["version"] == "3"
-    result = invoke(["show", name, "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server})
+    result = invoke(
+        ["show", name, "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server}
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert any("3" in line and "champion" in line and "accepted" in line for line in lines)
     assert any("2" in line and "rejected" in line for line in lines)
     assert any("1" in line and "previous" in line for line in lines)
-    result = invoke(["show", "no-such-model", "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server})
+    result = invoke(
+        ["show", "no-such-model", "--config", str(good)], env={"MLFLOW_TRACKING_URI": mlflow_server}
+    )
     assert result.exit_code == 1
     assert "no registered model named 'no-such-model'" in result.output

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from training.config import ModelConfig, TrainingConfig
+from training.errors import ConfigError
 from training.features import build_pipeline
 from training.gate import ChampionScore, decide
 from training.land import fingerprint, land
 from training.load import synthetic
 from training.runner import prepare_model, split
-from training.errors import ConfigError
 from training.train import candidates, make_estimator, search
 
 
@@ -62,10 +62,14 @@ def test_config_mistakes_in_features_and_search_space_are_config_errors() -> Non
     config = TrainingConfig(
         features={"derived": [{"name": "r", "kind": "ratio", "columns": ["f00", "nope"]}]}
     )
-    with pytest.raises(ConfigError, match=r"features.derived uses column\(s\) that are not features: \['nope'\]"):
+    with pytest.raises(
+        ConfigError, match=r"features.derived uses column\(s\) that are not features: \['nope'\]"
+    ):
         prepare_model(config, ["f00", "f01"])
     config = TrainingConfig(model={"search": {"space": {"depth": [1, 2]}}})
-    with pytest.raises(ConfigError, match="model.search.space: logistic_regression has no parameter"):
+    with pytest.raises(
+        ConfigError, match=r"model\.search\.space: logistic_regression has no parameter"
+    ):
         prepare_model(config, ["f00", "f01"])
 
 
@@ -76,15 +80,37 @@ def test_search_is_deterministic_for_a_seed(kind: str) -> None:
             "estimator": "random_forest",
             "params": {"n_estimators": 10},
             "n_jobs": 2,
-            "search": {"kind": kind, "space": {"max_depth": [2, 4, None], "min_samples_leaf": [1, 5]}, "n_iter": 3, "cv": 2},
+            "search": {
+                "kind": kind,
+                "space": {"max_depth": [2, 4, None], "min_samples_leaf": [1, 5]},
+                "n_iter": 3,
+                "cv": 2,
+            },
         }
     )
     data = split(_frame(), config)
     runs = []
     for _ in range(2):
-        pipeline = build_pipeline(list(data.x_train.columns), [], config.features, make_estimator(config.model, config.seed))
+        pipeline = build_pipeline(
+            list(data.x_train.columns),
+            [],
+            config.features,
+            make_estimator(config.model, config.seed),
+        )
         progress: list[tuple[int, int]] = []
-        result = search(pipeline, data.x_train, data.y_train, config=config.model, primary_metric="roc_auc", seed=config.seed, on_trial=lambda d, t: progress.append((d, t)))
+
+        def record(done: int, total: int, progress: list[tuple[int, int]] = progress) -> None:
+            progress.append((done, total))
+
+        result = search(
+            pipeline,
+            data.x_train,
+            data.y_train,
+            config=config.model,
+            primary_metric="roc_auc",
+            seed=config.seed,
+            on_trial=record,
+        )
         runs.append((result.best_params, result.trials, result.model.predict_proba(data.x_test)))
         expected = 6 if kind == "grid" else 3
         assert len(result.trials) == expected

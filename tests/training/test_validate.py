@@ -61,9 +61,7 @@ def test_all_failures_are_collected_together() -> None:
     frame.loc[0, "f00"] = np.nan
     frame.loc[1, "f01"] = -50.0
     frame = pd.concat([frame, frame.iloc[[5]]], ignore_index=True)
-    failures = _failures(
-        frame, validation={"ranges": {"f01": {"min": -10}}, "min_class_count": 30}
-    )
+    failures = _failures(frame, validation={"ranges": {"f01": {"min": -10}}, "min_class_count": 30})
     assert failures == [
         "data: needs at least 50 rows",
         "data: more than 0% of the rows are duplicates",
@@ -77,9 +75,8 @@ def test_null_fraction_and_regression_target() -> None:
     frame = _frame(100)
     frame.loc[:9, "f00"] = np.nan
     validate_data(frame, TrainingConfig(validation={"max_null_fraction": 0.1}), "s")
-    assert (
-        "data: column 'f00' has more than 5% missing values"
-        in _failures(frame, validation={"max_null_fraction": 0.05})
+    assert "data: column 'f00' has more than 5% missing values" in _failures(
+        frame, validation={"max_null_fraction": 0.05}
     )
     regression = _frame().assign(target="high")
     failures = _failures(
