@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -26,36 +27,45 @@ from sklearn.metrics import (
 from training.config import Task
 
 
-def evaluate(model: Any, x: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]
+    predicted: np.ndarray
+
+
+def evaluate(model: Any, x: pd.DataFrame, y: pd.Series, task: Task) -> Evaluation:
     """Holdout metrics: accuracy/precision/recall/F1/ROC AUC, or RMSE/MAE/R²."""
-    predicted = model.predict(x)
     if task == "regression":
-        return {
+        predicted = model.predict(x)
+        metrics = {
             "rmse": float(root_mean_squared_error(y, predicted)),
             "mae": float(mean_absolute_error(y, predicted)),
             "r2": float(r2_score(y, predicted)),
         }
+        return Evaluation(metrics, predicted)
+    # One predict_proba serves both: predict() of sklearn classifiers is the argmax of it.
+    probabilities = model.predict_proba(x)
+    predicted = model.classes_[np.argmax(probabilities, axis=1)]
     binary = len(model.classes_) == 2
     average = "binary" if binary else "macro"
-    probabilities = model.predict_proba(x)
     if binary:
         auc = roc_auc_score(y, probabilities[:, 1])
     else:
         auc = roc_auc_score(y, probabilities, multi_class="ovr", labels=model.classes_)
-    return {
+    metrics = {
         "accuracy": float(accuracy_score(y, predicted)),
         "precision": float(precision_score(y, predicted, average=average, zero_division=0)),
         "recall": float(recall_score(y, predicted, average=average, zero_division=0)),
         "f1": float(f1_score(y, predicted, average=average, zero_division=0)),
         "roc_auc": float(auc),
     }
+    return Evaluation(metrics, predicted)
 
 
-def evaluation_figure(model: Any, x: pd.DataFrame, y: pd.Series, task: Task) -> Figure:
+def evaluation_figure(y: pd.Series, predicted: np.ndarray, task: Task) -> Figure:
     """A confusion matrix (classification) or residuals-vs-predicted plot (regression)."""
     figure = Figure(figsize=(5, 4), dpi=100)
     axes = figure.subplots()
-    predicted = model.predict(x)
     if task == "classification":
         ConfusionMatrixDisplay.from_predictions(y, predicted, ax=axes, colorbar=False)
         axes.set_title("Holdout confusion matrix")

@@ -103,7 +103,7 @@ def champion_score(
         columns = registry.model_input_columns(model)
         if columns is not None and set(columns) == set(data.x_test.columns):
             measured = evaluate(model, data.x_test[columns], data.y_test, config.model.task)
-            return ChampionScore(version, measured[metric], "the candidate's holdout")
+            return ChampionScore(version, measured.metrics[metric], "the candidate's holdout")
     except Exception:  # an incompatible or unloadable champion falls back to its recorded metric
         pass
     recorded = current.tags.get(f"metric.{metric}")
@@ -166,9 +166,10 @@ def run_pipeline(config: TrainingConfig, reporter: Reporter | None = None) -> Ru
         if result.best_score is not None:
             mlflow.log_metric(f"cv_{result.scorer}", result.best_score)
         with report.stage("evaluate"):
-            metrics = evaluate(result.model, data.x_test, data.y_test, config.model.task)
+            evaluation = evaluate(result.model, data.x_test, data.y_test, config.model.task)
+            metrics = evaluation.metrics
             mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
-            figure = evaluation_figure(result.model, data.x_test, data.y_test, config.model.task)
+            figure = evaluation_figure(data.y_test, evaluation.predicted, config.model.task)
             plot = (
                 "confusion_matrix.png" if config.model.task == "classification" else "residuals.png"
             )

@@ -7,7 +7,7 @@ import pytest
 from training.config import TrainingConfig
 from training.errors import DataValidationError
 from training.load import synthetic
-from training.validate import validate_data
+from training.validate import duplicate_fraction, validate_data
 
 
 def _frame(rows: int = 60) -> pd.DataFrame:
@@ -83,3 +83,13 @@ def test_null_fraction_and_regression_target() -> None:
         regression, model={"task": "regression", "estimator": "ridge"}, data={"source": "x.csv"}
     )
     assert "column 'target': regression target must be numeric" in failures
+
+
+def test_duplicate_fraction_counts_exact_repeats_only() -> None:
+    frame = _frame(100)
+    assert duplicate_fraction(frame) == 0.0
+    repeated = pd.concat([frame, frame.iloc[[1, 2, 2]]], ignore_index=True)
+    assert duplicate_fraction(repeated) == pytest.approx(3 / 103)
+    nearly = pd.concat([frame, frame.iloc[[1]].assign(f00=lambda f: f["f00"] + 1e-12)])
+    assert duplicate_fraction(nearly) == 0.0
+    assert duplicate_fraction(frame.head(0)) == 0.0
