@@ -80,7 +80,7 @@ def child_pipeline(rows: int, workdir: Path) -> dict[str, Any]:
         workdir=str(workdir),
         data={"source": f"synthetic:{rows}", "synthetic_features": FEATURES},
         land={"processed_url": str(workdir / "data-lake" / "processed")},
-        features={"scale": False},
+        features={"scale": False, "numeric_imputer": "none"},
         model={
             "estimator": "hist_gradient_boosting",
             "params": ESTIMATOR_PARAMS,

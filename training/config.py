@@ -60,6 +60,9 @@ ESTIMATORS: dict[Task, set[str]] = {
     "regression": {"ridge", "random_forest", "gradient_boosting", "hist_gradient_boosting"},
 }
 
+#: Estimators that accept NaN in their input, so imputation may be switched off for them.
+NAN_NATIVE_ESTIMATORS = frozenset({"hist_gradient_boosting", "random_forest"})
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -135,7 +138,10 @@ class DerivedFeature(Section):
 
 
 class FeaturesConfig(Section):
-    numeric_imputer: Literal["mean", "median", "most_frequent"] = "median"
+    numeric_imputer: Literal["mean", "median", "most_frequent", "none"] = Field(
+        "median",
+        description="none: leave NaN to the estimator (hist_gradient_boosting, random_forest)",
+    )
     scale: bool = True
     derived: list[DerivedFeature] = Field(default_factory=list)
 
@@ -244,6 +250,14 @@ class TrainingConfig(BaseSettings):
             raise ValueError(
                 f"gate.primary_metric: unknown {self.model.task} metric "
                 f"{self.gate.primary_metric!r} (choose from: {', '.join(known)})"
+            )
+        if (
+            self.features.numeric_imputer == "none"
+            and self.model.estimator not in NAN_NATIVE_ESTIMATORS
+        ):
+            raise ValueError(
+                f"features.numeric_imputer: 'none' needs an estimator that handles missing values "
+                f"itself ({', '.join(sorted(NAN_NATIVE_ESTIMATORS))}), not {self.model.estimator!r}"
             )
         if self.model.task == "regression" and self.data.source in ("default",):
             raise ValueError(

@@ -72,12 +72,15 @@ def derived_specs(derived: list[DerivedFeature]) -> tuple[tuple[str, str, tuple[
 def build_preprocessing(
     numeric: list[str], categorical: list[str], config: FeaturesConfig
 ) -> ColumnTransformer:
-    numeric_steps: list[tuple[str, Any]] = [
-        ("impute", SimpleImputer(strategy=config.numeric_imputer))
-    ]
+    numeric_steps: list[tuple[str, Any]] = []
+    if config.numeric_imputer != "none":
+        numeric_steps.append(("impute", SimpleImputer(strategy=config.numeric_imputer)))
     if config.scale:
         numeric_steps.append(("scale", StandardScaler()))
-    transformers: list[tuple[str, Any, list[str]]] = [("numeric", Pipeline(numeric_steps), numeric)]
+    # Without imputation or scaling the numeric columns pass through untouched (no copies: the
+    # median imputer alone costs ~3x the data's memory while fitting).
+    numeric_transformer: Any = Pipeline(numeric_steps) if numeric_steps else "passthrough"
+    transformers: list[tuple[str, Any, list[str]]] = [("numeric", numeric_transformer, numeric)]
     if categorical:
         categorical_steps = Pipeline(
             [

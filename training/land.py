@@ -12,6 +12,7 @@ import hashlib
 import posixpath
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import fsspec
 import pandas as pd
@@ -19,6 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from training.errors import DataSourceError
+
+ROW_GROUP = 131_072
 
 
 @dataclass(frozen=True)
@@ -51,17 +54,27 @@ def land(frame: pd.DataFrame, processed_url: str) -> LandedData:
         if fs.exists(target):
             return LandedData(key, url, rows, columns, written=False)
         fs.makedirs(root, exist_ok=True)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
         if _is_local(fs):
             temporary = posixpath.join(root, f".{key}.{uuid.uuid4().hex}.tmp")
-            pq.write_table(table, temporary)
+            with fs.open(temporary, "wb") as handle:
+                write_parquet(frame, handle)
             fs.mv(temporary, target)
         else:
             with fs.open(target, "wb") as handle:
-                pq.write_table(table, handle)
+                write_parquet(frame, handle)
     except OSError as exc:
         raise DataSourceError(f"cannot land data in {processed_url}: {exc}") from None
     return LandedData(key, url, rows, columns, written=True)
+
+
+def write_parquet(frame: pd.DataFrame, handle: Any, rows_per_group: int = ROW_GROUP) -> None:
+    """Write ``frame`` in row groups, converting one slice to Arrow at a time (a whole-frame
+    conversion would hold a second copy of the data in Arrow's memory pool)."""
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    with pq.ParquetWriter(handle, schema) as writer:
+        for start in range(0, len(frame), rows_per_group):
+            chunk = frame.iloc[start : start + rows_per_group]
+            writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
 
 
 def _is_local(fs: fsspec.AbstractFileSystem) -> bool:

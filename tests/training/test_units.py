@@ -58,6 +58,21 @@ def test_pipeline_derives_features_and_one_hot_encodes_categoricals() -> None:
     assert model.predict_proba(unseen).shape == (2, 2)
 
 
+def test_passthrough_numeric_columns_for_nan_native_estimators() -> None:
+    frame = _frame()
+    frame.loc[:20, "f01"] = np.nan
+    config = TrainingConfig(
+        features={"scale": False, "numeric_imputer": "none"},
+        model={"estimator": "hist_gradient_boosting", "search": {"kind": "none"}},
+    )
+    features = [c for c in frame.columns if c != "target"]
+    model = prepare_model(config, features).fit(frame[features], frame["target"])
+    assert model.named_steps["preprocess"].transformers[0][1] == "passthrough"
+    assert model.predict_proba(frame[features].head(30)).shape == (30, 2)
+    with pytest.raises(ValueError, match="'none' needs an estimator that handles missing values"):
+        TrainingConfig(features={"numeric_imputer": "none"})
+
+
 def test_config_mistakes_in_features_and_search_space_are_config_errors() -> None:
     config = TrainingConfig(
         features={"derived": [{"name": "r", "kind": "ratio", "columns": ["f00", "nope"]}]}
