@@ -13,12 +13,13 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from training import registry
 from training.config import TrainingConfig
-from training.errors import ConfigError
+from training.errors import ConfigError, RegistryError
 from training.evaluate import evaluate, evaluation_figure
 from training.features import build_pipeline
 from training.gate import ChampionScore, GateDecision, decide
@@ -131,9 +132,14 @@ def run_pipeline(config: TrainingConfig, reporter: Reporter | None = None) -> Ru
 
     tracking_uri = registry.resolve_tracking_uri(config.registry.tracking_uri, workdir)
     client = registry.client_for(tracking_uri)
-    experiment_id = registry.ensure_experiment(
-        client, config.registry.experiment, tracking_uri, workdir
-    )
+    try:
+        experiment_id = registry.ensure_experiment(
+            client, config.registry.experiment, tracking_uri, workdir
+        )
+    except MlflowException as exc:
+        raise RegistryError(
+            f"cannot use the MLflow tracking server at {tracking_uri}: {exc.message}"
+        ) from None
     name = config.registry.model_name
     with mlflow.start_run(experiment_id=experiment_id) as run:
         run_id = run.info.run_id

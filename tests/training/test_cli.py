@@ -95,3 +95,15 @@ def test_mlflow_on_postgresql(workspace: Path, mlflow_postgres_server: str) -> N
     assert {k: str(v) for k, v in aliases.items()} == {"champion": "2", "previous": "1"}
     assert invoke(["rollback", name, "--config", str(config)], env=env).exit_code == 0
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+
+
+def test_unreachable_tracking_server_is_a_clear_error(workspace: Path) -> None:
+    from tests.servers import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    config = write_config(workspace, {"registry": {"model_name": unique_name()}})
+    env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    result = invoke(["run", "--config", str(config), "--tracking-uri", uri], env=env)
+    assert result.exit_code == 1, result.output
+    assert f"cannot use the MLflow tracking server at {uri}" in result.output
+    assert not (workspace / ".stratus" / "model-store").exists()
