@@ -13,8 +13,11 @@ verify every file against the pointer's per-file SHA-256 digests before loading.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import posixpath
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,10 +122,18 @@ def write_bundle(
     if not files:
         raise BundleError(f"model directory {local_dir} is empty")
     target = version_path(root, name, version)
-    for relpath in files:
-        remote = posixpath.join(target, relpath)
-        fs.makedirs(posixpath.dirname(remote), exist_ok=True)
-        fs.put_file(str(local_dir / relpath), remote)
+    existed = fs.exists(target)
+    try:
+        for relpath in files:
+            remote = posixpath.join(target, relpath)
+            fs.makedirs(posixpath.dirname(remote), exist_ok=True)
+            fs.put_file(str(local_dir / relpath), remote)
+    except Exception:
+        # Leave nothing half-written: a version directory this call created goes away again (one
+        # that existed holds the same immutable registry version and may be what the pointer uses).
+        if not existed:
+            _remove_quietly(fs, target)
+        raise
     pointer = ModelPointer(
         name=name,
         version=str(version),
@@ -135,8 +146,29 @@ def write_bundle(
         tags=dict(tags or {}),
     )
     fs.makedirs(posixpath.join(root, name), exist_ok=True)
-    fs.pipe_file(pointer_path(root, name), pointer.model_dump_json(indent=2).encode())
+    _write_atomically(fs, pointer_path(root, name), pointer.model_dump_json(indent=2).encode())
     return pointer
+
+
+def _write_atomically(fs: AbstractFileSystem, path: str, data: bytes) -> None:
+    """One object PUT on object stores (atomic there); temp file + rename on a local disk, where
+    a plain write would let a reader see a truncated pointer."""
+    if not _is_local(fs):
+        fs.pipe_file(path, data)
+        return
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    fs.pipe_file(temporary, data)
+    os.replace(temporary, path)
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocols or "local" in protocols
+
+
+def _remove_quietly(fs: AbstractFileSystem, path: str) -> None:
+    with contextlib.suppress(FileNotFoundError, OSError):
+        fs.rm(path, recursive=True)
 
 
 def fetch_bundle(

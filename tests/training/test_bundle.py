@@ -1,0 +1,79 @@
+"""The publishing side of ``training/bundle.py``: all-or-nothing per store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fsspec.implementations.local import LocalFileSystem
+
+from training.bundle import BundleError, fetch_bundle, open_store, read_pointer, write_bundle
+
+
+class FailingAfter(LocalFileSystem):  # type: ignore[misc]
+    """A local store whose connection drops after ``uploads`` files (a mid-upload failure)."""
+
+    def __init__(self, uploads: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.remaining = uploads
+
+    def put_file(self, lpath: str, rpath: str, **kwargs: Any) -> None:
+        if self.remaining == 0:
+            raise ConnectionError("connection reset by peer")
+        self.remaining -= 1
+        super().put_file(lpath, rpath, **kwargs)
+
+
+def _model_dir(tmp_path: Path, content: str = "v") -> Path:
+    directory = tmp_path / f"model-{content}"
+    (directory / "sub").mkdir(parents=True)
+    for name in ("MLmodel", "model.pkl", "sub/requirements.txt"):
+        (directory / name).write_text(f"{name} {content}")
+    return directory
+
+
+def _write(fs: Any, root: str, local: Path, version: str) -> None:
+    write_bundle(
+        fs, root, local_dir=local, name="m", version=version, source_uri=f"models:/m/{version}"
+    )
+
+
+def test_mid_upload_failure_leaves_no_bundle_and_the_old_pointer(tmp_path: Path) -> None:
+    root = str(tmp_path / "store")
+    fs, root = open_store(root)
+    _write(fs, root, _model_dir(tmp_path, "one"), "1")
+    failing = FailingAfter(uploads=1)
+    with pytest.raises(ConnectionError):
+        _write(failing, root, _model_dir(tmp_path, "two"), "2")
+    assert not fs.exists(f"{root}/m/versions/2")
+    assert read_pointer(fs, root, "m").version == "1"
+    fetched = fetch_bundle(fs, root, read_pointer(fs, root, "m"), tmp_path / "fetched")
+    assert (fetched / "MLmodel").read_text() == "MLmodel one"
+
+
+def test_republishing_an_existing_version_keeps_it_on_failure(tmp_path: Path) -> None:
+    fs, root = open_store(str(tmp_path / "store"))
+    local = _model_dir(tmp_path, "one")
+    _write(fs, root, local, "1")
+    with pytest.raises(ConnectionError):
+        _write(FailingAfter(uploads=1), root, local, "1")
+    # the pointer's bundle is still complete and verifies
+    fetch_bundle(fs, root, read_pointer(fs, root, "m"), tmp_path / "fetched")
+
+
+def test_pointer_is_replaced_atomically_on_local_disk(tmp_path: Path) -> None:
+    fs, root = open_store(str(tmp_path / "store"))
+    _write(fs, root, _model_dir(tmp_path, "one"), "1")
+    _write(fs, root, _model_dir(tmp_path, "two"), "2")
+    leftovers = [p.name for p in (tmp_path / "store" / "m").iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+    assert read_pointer(fs, root, "m").version == "2"
+
+
+def test_tampered_bundle_fails_its_checksum(tmp_path: Path) -> None:
+    fs, root = open_store(str(tmp_path / "store"))
+    _write(fs, root, _model_dir(tmp_path, "one"), "1")
+    (tmp_path / "store" / "m" / "versions" / "1" / "model.pkl").write_text("tampered")
+    with pytest.raises(BundleError, match=r"model\.pkl of m v1 fails its checksum"):
+        fetch_bundle(fs, root, read_pointer(fs, root, "m"), tmp_path / "fetched")

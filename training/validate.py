@@ -1,0 +1,194 @@
+"""Stage 2 — validate: a pandera schema built from the config, checked lazily so that every failure
+(missing columns, types, ranges, nulls, duplicates, target classes, row count) is reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaError, SchemaErrors
+
+from training.config import TrainingConfig
+from training.errors import DataValidationError
+
+MAX_SHOWN_CASES = 5
+
+
+def feature_columns(frame: pd.DataFrame, config: TrainingConfig) -> list[str]:
+    """The configured features, or every column except the target."""
+    if config.data.features is not None:
+        return list(config.data.features)
+    return [str(column) for column in frame.columns if column != config.data.target]
+
+
+def build_schema(features: list[str], config: TrainingConfig) -> pa.DataFrameSchema:
+    data, rules = config.data, config.validation
+    categorical = set(data.categorical)
+    columns: dict[str, pa.Column] = {}
+    frame_checks: list[pa.Check] = [
+        pa.Check(
+            lambda df: len(df) >= rules.min_rows,
+            error=f"needs at least {rules.min_rows} rows",
+            name="min_rows",
+        ),
+    ]
+    for name in features:
+        checks: list[pa.Check] = []
+        if name not in categorical:
+            checks.append(
+                pa.Check(
+                    lambda s: (
+                        pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+                    ),
+                    element_wise=False,
+                    error="must be numeric (declare it in data.categorical if it is a category)",
+                    name="numeric",
+                )
+            )
+        bounds = rules.ranges.get(name)
+        if bounds is not None and bounds.min is not None:
+            checks.append(pa.Check.ge(bounds.min))
+        if bounds is not None and bounds.max is not None:
+            checks.append(pa.Check.le(bounds.max))
+        columns[name] = pa.Column(nullable=rules.max_null_fraction > 0, checks=checks)
+        if rules.max_null_fraction > 0:
+            frame_checks.append(
+                pa.Check(
+                    lambda df, column=name: (
+                        column not in df
+                        or float(df[column].isna().mean()) <= rules.max_null_fraction
+                    ),
+                    error=f"column {name!r} has more than {rules.max_null_fraction:.0%} "
+                    "missing values",
+                    name=f"null_fraction[{name}]",
+                )
+            )
+    for name in rules.ranges:
+        if name not in columns:
+            frame_checks.append(
+                pa.Check(
+                    lambda df: False,
+                    error=f"validation.ranges names {name!r}, which is not a feature",
+                    name="unknown_range_column",
+                )
+            )
+    columns[data.target] = pa.Column(nullable=False, checks=_target_checks(config))
+    if rules.max_duplicate_fraction < 1.0:
+        frame_checks.append(
+            pa.Check(
+                lambda df: duplicate_fraction(df) <= rules.max_duplicate_fraction,
+                error=f"more than {rules.max_duplicate_fraction:.0%} of the rows are duplicates",
+                name="duplicates",
+            )
+        )
+    return pa.DataFrameSchema(columns=columns, checks=frame_checks, strict=False)
+
+
+def duplicate_fraction(frame: pd.DataFrame) -> float:
+    """Share of rows that repeat an earlier row.
+
+    One 64-bit hash per row finds the candidates cheaply (``DataFrame.duplicated`` factorises every
+    column, which costs several times the data's memory); only rows whose hash repeats are
+    compared exactly, so a hash collision cannot produce a false duplicate.
+    """
+    if frame.empty:
+        return 0.0
+    hashes = pd.util.hash_pandas_object(frame, index=False)
+    candidates = hashes.duplicated(keep=False).to_numpy()
+    if not candidates.any():
+        return 0.0
+    return float(frame.loc[candidates].duplicated().sum()) / len(frame)
+
+
+def _target_checks(config: TrainingConfig) -> list[pa.Check]:
+    if config.model.task == "regression":
+        return [
+            pa.Check(
+                lambda s: pd.api.types.is_numeric_dtype(s),
+                element_wise=False,
+                error="regression target must be numeric",
+                name="numeric_target",
+            )
+        ]
+    minimum = config.validation.min_class_count
+    return [
+        pa.Check(
+            lambda s: s.nunique() >= 2,
+            element_wise=False,
+            error="target needs at least two classes",
+            name="two_classes",
+        ),
+        pa.Check(
+            lambda s: s.empty or int(s.value_counts().min()) >= minimum,
+            element_wise=False,
+            error=f"every class needs at least {minimum} rows",
+            name="class_count",
+        ),
+    ]
+
+
+def validate_data(frame: pd.DataFrame, config: TrainingConfig, source: str) -> pd.DataFrame:
+    """The validated frame restricted to features + target; raises with every failure otherwise."""
+    features = feature_columns(frame, config)
+    failures: list[str] = []
+    if not features:
+        failures.append("no feature columns (the data holds only the target, or nothing)")
+    unknown_categorical = [c for c in config.data.categorical if c not in features]
+    failures.extend(
+        f"data.categorical names {name!r}, which is not a feature" for name in unknown_categorical
+    )
+    schema = build_schema(features, config)
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        failures.extend(_describe(exc.failure_cases))
+    except SchemaError as exc:  # raised for problems pandera cannot defer
+        failures.append(str(exc))
+    if failures:
+        raise DataValidationError(source, failures)
+    return frame[[*features, config.data.target]]
+
+
+def _describe(cases: pd.DataFrame) -> list[str]:
+    messages: list[str] = []
+    missing = cases["check"] == "column_in_dataframe"
+    messages.extend(
+        f"column {name!r}: missing column" for name in cases.loc[missing, "failure_case"]
+    )
+    cases = cases.loc[~missing]
+    for (context, column, check), group in cases.groupby(
+        ["schema_context", "column", "check"], dropna=False, sort=False
+    ):
+        where = _where(context, column)
+        examples = _examples(group)
+        messages.append(f"{where}: {_check_text(str(check))}{examples}")
+    return messages
+
+
+def _where(context: Any, column: Any) -> str:
+    if context == "Column" and isinstance(column, str):
+        return f"column {column!r}"
+    return "data"
+
+
+def _check_text(check: str) -> str:
+    if check == "column_in_dataframe":
+        return "missing column"
+    if check == "not_nullable":
+        return "contains missing values (NaN/null)"
+    if check.startswith("greater_than_or_equal_to("):
+        return f"values below the allowed minimum {check[len('greater_than_or_equal_to(') : -1]}"
+    if check.startswith("less_than_or_equal_to("):
+        return f"values above the allowed maximum {check[len('less_than_or_equal_to(') : -1]}"
+    return check
+
+
+def _examples(group: pd.DataFrame) -> str:
+    if "index" not in group or group["index"].isna().all():
+        return ""
+    rows = group["index"].dropna().tolist()
+    shown = ", ".join(str(row) for row in rows[:MAX_SHOWN_CASES])
+    more = f" … ({len(rows)} rows)" if len(rows) > MAX_SHOWN_CASES else ""
+    return f" (rows {shown}{more})"
