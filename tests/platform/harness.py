@@ -66,6 +66,8 @@ class Registered:
     secret_paths: frozenset[str]
     provider: str
     custom: bool
+    parent: str = ""
+    ignore_changes: tuple[str, ...] = ()
 
     def get(self, path: str, default: Any = None) -> Any:
         """Input at a dotted path (``"vpcConfig.endpointPublicAccess"``)."""
@@ -155,6 +157,15 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+#: What every ``random.RandomPassword`` yields under the mocks (both clouds' databases use one).
+MOCK_PASSWORD = "Zq8mN3vR7tK2pL9xW4cF6hJ1bD5gS0aYeU3iO8rT"
+
+
+@computed_outputs("random:index/randomPassword:RandomPassword")
+def _random_password(args: pulumi_mocks.MockResourceArgs) -> Mapping[str, Any]:
+    return {"result": MOCK_PASSWORD, "bcryptHash": "$2a$10$mockmockmockmockmockmo"}
+
+
 class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(_unwrap(args.inputs))
@@ -188,6 +199,8 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
                     secret_paths=frozenset(_secret_paths(raw)),
                     provider=request.provider,
                     custom=bool(request.custom),
+                    parent=request.parent,
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
         response = super().RegisterResource(request)

@@ -19,7 +19,6 @@ ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 OIDC_ISSUER = f"https://oidc.eks.{REGION}.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 CLUSTER_SECURITY_GROUP = "sg-0c1a2b3c4d5e6f708"
 #: What the mocked RandomPassword generates (alphanumeric, as the program asks for).
-MOCK_PASSWORD = "Zq8mN3vR7tK2pL9xW4cF6hJ1bD5gS0aYeU3iO8rT"
 
 
 def _arn(service: str, resource: str, *, region: str = REGION) -> str:
@@ -135,11 +134,6 @@ def _db_instance(args: MockResourceArgs) -> Mapping[str, Any]:
 @computed_outputs("aws:secretsmanager/secret:Secret")
 def _secret(args: MockResourceArgs) -> Mapping[str, Any]:
     return {"arn": _arn("secretsmanager", f"secret:{args.name}-AbCdEf")}
-
-
-@computed_outputs("random:index/randomPassword:RandomPassword")
-def _password(args: MockResourceArgs) -> Mapping[str, Any]:
-    return {"result": MOCK_PASSWORD, "bcryptHash": "$2a$10$mockmockmockmockmockmo"}
 
 
 @invoke_result("aws:index/getAvailabilityZones:getAvailabilityZones")

@@ -17,7 +17,6 @@ from tests.platform.harness import computed_outputs, invoke_result
 SUBSCRIPTION_ID = "11111111-2222-3333-4444-555555555555"
 TENANT_ID = "66666666-7777-8888-9999-000000000000"
 #: What the mocked ``RandomPassword`` returns: tests look for it in plain text.
-MOCK_DB_PASSWORD = "Mock-Pg-Passw0rd-4f1c9e2a7b3d5e6f"
 OIDC_ISSUER = "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/"
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -144,11 +143,6 @@ def _cluster(args: MockResourceArgs) -> Mapping[str, Any]:
         "oidcIssuerProfile": {"enabled": True, "issuerURL": OIDC_ISSUER},
         "privateFQDN": f"{named['name']}.privatelink.westeurope.azmk8s.io",
     }
-
-
-@computed_outputs("random:index/randomPassword:RandomPassword")
-def _password(args: MockResourceArgs) -> Mapping[str, Any]:
-    return {"result": MOCK_DB_PASSWORD}
 
 
 @invoke_result("azure-native:authorization:getClientConfig")

@@ -14,8 +14,8 @@ from infra.azure import roles
 from infra.azure.cluster import CONTROL_PLANE_LOGS, SPOT_TAINT
 from infra.azure.naming import unique_suffix
 from tests.platform.azure import mocks
-from tests.platform.azure.conftest import Options, azure_section, expected_tags
-from tests.platform.harness import Registered, StackRun, run_stack
+from tests.platform.azure.conftest import azure_section, expected_tags
+from tests.platform.harness import MOCK_PASSWORD, Registered, StackRun, run_stack
 
 STACKS = ("azure-dev", "azure-prod")
 CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -25,7 +25,7 @@ IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
 
 @pytest.fixture(scope="module", params=STACKS)
-def run(request: pytest.FixtureRequest, registration_options: dict[str, Options]) -> StackRun:
+def run(request: pytest.FixtureRequest) -> StackRun:
     return run_stack(request.param)
 
 
@@ -133,26 +133,20 @@ def test_node_pools_are_separate_resources_with_config_bounds(
 
 
 def test_cluster_never_rewrites_pools_and_autoscaler_owns_counts(
-    run: StackRun, registration_options: dict[str, Options], section: dict[str, Any]
+    run: StackRun, section: dict[str, Any]
 ) -> None:
-    cluster = registration_options[run.one(CLUSTER).name]
+    cluster = run.one(CLUSTER)
     assert "agentPoolProfiles" in cluster.ignore_changes
     follows_upgrades = section["cluster"]["upgradeChannel"] in {"stable", "rapid"}
     assert ("kubernetesVersion" in cluster.ignore_changes) == follows_upgrades
     for pool in run.of_type(AGENT_POOL):
-        ignored = registration_options[pool.name].ignore_changes
+        ignored = pool.ignore_changes
         assert "count" in ignored
         assert ("orchestratorVersion" in ignored) == follows_upgrades
 
 
-def test_every_child_is_parented_by_its_component(
-    run: StackRun, registration_options: dict[str, Options]
-) -> None:
-    components = {
-        name: opts
-        for name, opts in registration_options.items()
-        if opts.type.startswith("stratus:azure:")
-    }
+def test_every_child_is_parented_by_its_component(run: StackRun) -> None:
+    components = {r.name for r in run.resources if r.type.startswith("stratus:azure:")}
     prefix = f"stratus-{env(run)}-"
     assert {n for n in components if n.startswith(prefix)} == {
         prefix + c
@@ -161,7 +155,7 @@ def test_every_child_is_parented_by_its_component(
     for resource in run.resources:
         if not resource.custom or resource.type == "azure-native:resources:ResourceGroup":
             continue
-        parent_urn = registration_options[resource.name].parent
+        parent_urn = resource.parent
         qualified_type, parent_name = parent_urn.split("::")[-2:]
         parent_type = qualified_type.split("$")[-1]
         assert parent_type.startswith("stratus:azure:"), f"{resource.name} has no component parent"
@@ -432,12 +426,12 @@ def test_everything_taggable_is_tagged(run: StackRun) -> None:
 
 
 def test_no_secret_in_plain_text(run: StackRun) -> None:
-    assert run.plaintext_occurrences(mocks.MOCK_DB_PASSWORD) == []
+    assert run.plaintext_occurrences(MOCK_PASSWORD) == []
     # ... and the password really does flow where it must, as a secret.
     server = run.one("azure-native:dbforpostgresql:Server")
-    assert server.get("administratorLoginPassword") == mocks.MOCK_DB_PASSWORD
+    assert server.get("administratorLoginPassword") == MOCK_PASSWORD
     assert "administratorLoginPassword" in server.secret_paths
-    assert mocks.MOCK_DB_PASSWORD in run.outputs["databaseDsn"]
+    assert MOCK_PASSWORD in run.outputs["databaseDsn"]
     assert {"databaseDsn", "kubeconfig"} <= run.secret_outputs
     provider = run.one("pulumi:providers:kubernetes")
     assert "kubelogin" in provider.get("kubeconfig")
