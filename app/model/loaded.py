@@ -1,0 +1,140 @@
+"""A loaded, warmed model: the scikit-learn estimator, its input contract and its identity."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.model.schema import FeatureSchema, SignatureError
+
+# Pipelines fitted on DataFrames warn on every ndarray call; the service validates names itself.
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded or failed its warm-up."""
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    name: str
+    version: str
+    source: str
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One batch's outputs: labels and (when the model has them) class probabilities."""
+
+    labels: NDArray[Any]
+    probabilities: NDArray[np.float64] | None
+
+
+@dataclass
+class LoadedModel:
+    identity: ModelIdentity
+    estimator: Any
+    schema: FeatureSchema
+    classes: list[Any] | None
+    needs_dataframe: bool = False
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def has_probabilities(self) -> bool:
+        return self.classes is not None
+
+    def predict(self, features: NDArray[np.float64]) -> Prediction:
+        inputs: Any = features
+        if self.needs_dataframe:
+            import pandas as pd  # only for estimators that select columns by name
+
+            inputs = pd.DataFrame(features, columns=list(self.schema.names))
+        labels = np.asarray(self.estimator.predict(inputs))
+        probabilities = None
+        if self.classes is not None:
+            probabilities = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
+        return Prediction(labels=labels, probabilities=probabilities)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.identity.name,
+            "version": self.identity.version,
+            "source": self.identity.source,
+            "alias": self.identity.alias,
+            "loaded_at": self.loaded_at,
+            "features": list(self.schema.names),
+            "classes": self.classes,
+        }
+
+
+def _allows_nan(estimator: Any) -> bool:
+    from sklearn.utils import get_tags
+
+    steps = [step for _, step in getattr(estimator, "steps", [])] or [estimator]
+    try:
+        return all(
+            get_tags(step).input_tags.allow_nan
+            for step in steps
+            if step not in (None, "passthrough")
+        )
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def load_model_dir(path: Path, identity: ModelIdentity) -> LoadedModel:
+    """Load the sklearn flavour of a local MLflow model directory and warm it up."""
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    try:
+        meta = Model.load(str(path))
+    except Exception as exc:
+        raise ModelLoadError(f"{path}/MLmodel is missing or unreadable: {exc}") from exc
+    if "sklearn" not in meta.flavors:
+        raise ModelLoadError(f"{identity.name} v{identity.version} has no sklearn flavour")
+    try:
+        estimator = mlflow.sklearn.load_model(str(path))
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load {identity.name} v{identity.version}: {exc}") from exc
+    try:
+        schema = FeatureSchema.from_signature(meta.signature, allow_nan=_allows_nan(estimator))
+    except SignatureError as exc:
+        raise ModelLoadError(f"{identity.name} v{identity.version}: {exc}") from exc
+    classes = None
+    if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
+        classes = np.asarray(estimator.classes_).tolist()
+    model = LoadedModel(identity=identity, estimator=estimator, schema=schema, classes=classes)
+    _warm_up(model, _example_rows(meta, path, schema))
+    return model
+
+
+def _example_rows(meta: Any, path: Path, schema: FeatureSchema) -> NDArray[np.float64]:
+    try:
+        example = meta.load_input_example(str(path))
+        frame = example[list(schema.names)]
+        return np.asarray(frame.to_numpy(dtype=np.float64))
+    except Exception:
+        return np.zeros((1, schema.width), dtype=np.float64)
+
+
+def _warm_up(model: LoadedModel, rows: NDArray[np.float64]) -> None:
+    """Run the example through the model; fall back to DataFrame input if ndarray is refused."""
+    try:
+        model.predict(rows)
+        return
+    except Exception as first:
+        model.needs_dataframe = True
+        try:
+            model.predict(rows)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"{model.identity.name} v{model.identity.version} fails its warm-up predict: "
+                f"{exc} (ndarray input: {first})"
+            ) from exc
