@@ -12,6 +12,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from app.core.logging import request_id_var
@@ -90,6 +91,9 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 
+    async def disconnected(_: Request, exc: Exception) -> Response:
+        return Response(status_code=499)  # the client left; nothing to answer
+
     async def unexpected(_: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "internal error; see the service log")
@@ -107,6 +111,7 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
         ModelLoadError: load_failed,
         RequestValidationError: validation,
         StarletteHTTPException: http_error,
+        ClientDisconnect: disconnected,
         Exception: unexpected,
     }
     for exc_class, handler in handlers.items():

@@ -45,14 +45,19 @@ class BatchResult:
 
 
 class _Pending:
-    __slots__ = ("features", "future", "model")
+    __slots__ = ("deadline", "features", "future", "model")
 
     def __init__(
-        self, model: LoadedModel, features: NDArray[np.float64], future: asyncio.Future[BatchResult]
+        self,
+        model: LoadedModel,
+        features: NDArray[np.float64],
+        future: asyncio.Future[BatchResult],
+        deadline: float,
     ) -> None:
         self.model = model
         self.features = features
         self.future = future
+        self.deadline = deadline
 
 
 class MicroBatcher:
@@ -75,6 +80,8 @@ class MicroBatcher:
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, "stratus-predict") if use_thread else None
         self._task: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._inflight: list[_Pending] = []
         self._stopping = False
         self.batches = 0
 
@@ -87,7 +94,9 @@ class MicroBatcher:
         return self._task is not None and not self._task.done()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="stratus-batcher")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="stratus-batcher")
+        self._watchdog = loop.create_task(self._expire(), name="stratus-timeouts")
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
@@ -95,6 +104,8 @@ class MicroBatcher:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
@@ -104,16 +115,26 @@ class MicroBatcher:
         if len(self._queue) >= self._max_queue:
             self._metrics.rejected.labels("queue_full").inc()
             raise OverloadedError(f"{len(self._queue)} requests are queued (limit {self._max_queue})")
-        future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(model, features, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[BatchResult] = loop.create_future()
+        self._queue.append(_Pending(model, features, future, loop.time() + self._timeout))
         self._metrics.queue_depth.set(len(self._queue))
         self._wakeup.set()
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await future
-        except TimeoutError:
-            self._metrics.rejected.labels("timeout").inc()
-            raise RequestTimeoutError(f"no answer within {self._timeout:g}s") from None
+        return await future
+
+    async def _expire(self) -> None:
+        """Fail requests past their deadline (one sweeper instead of a timer per request)."""
+        period = min(self._timeout / 4, 0.05)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for pending in (*self._inflight, *self._queue):
+                if pending.deadline <= now and not pending.future.done():
+                    self._metrics.rejected.labels("timeout").inc()
+                    pending.future.set_exception(
+                        RequestTimeoutError(f"no answer within {self._timeout:g}s")
+                    )
 
     async def _run(self) -> None:
         while True:
@@ -174,6 +195,7 @@ class MicroBatcher:
         self._metrics.batch_size.observe(features.shape[0])
         self._metrics.batch_requests.observe(len(batch))
         self.batches += 1
+        self._inflight = batch
         try:
             if self._executor is None:
                 prediction = model.predict(features)
@@ -181,12 +203,29 @@ class MicroBatcher:
                 loop = asyncio.get_running_loop()
                 prediction = await loop.run_in_executor(self._executor, model.predict, features)
         except Exception as exc:
-            logger.exception("predict failed for a batch of %d rows", features.shape[0])
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(PredictFailedError(str(exc)))
+            self._inflight = []
+            self._fail_batch(batch, exc)
             return
+        self._inflight = []
         _distribute(batch, model, prediction)
+
+    def _fail_batch(self, batch: list[_Pending], exc: Exception) -> None:
+        """One bad request must not fail the others: retry them one by one."""
+        if len(batch) == 1:
+            logger.warning("the model raised on a request: %s", exc)
+            if not batch[0].future.done():
+                batch[0].future.set_exception(PredictFailedError(str(exc)))
+            return
+        for pending in batch:
+            if pending.future.done():
+                continue
+            try:
+                prediction = pending.model.predict(pending.features)
+            except Exception as single:
+                logger.warning("the model raised on a request: %s", single)
+                pending.future.set_exception(PredictFailedError(str(single)))
+            else:
+                _distribute([pending], pending.model, prediction)
 
 
 class PredictFailedError(RuntimeError):

@@ -13,12 +13,12 @@ from app.api.schemas import ERRORS, Health
 router = APIRouter(tags=["health"])
 
 
-def _live(request: Request, dataplane: DataPlaneDep) -> Response:
+async def _live(request: Request, dataplane: DataPlaneDep) -> Response:
     alive = dataplane.batcher.alive and not getattr(request.app.state, "stopping", False)
     return json_response({"status": "alive" if alive else "dead"}, 200 if alive else 503)
 
 
-def _ready(manager: ManagerDep) -> Response:
+async def _ready(manager: ManagerDep) -> Response:
     ready = manager.ready
     return json_response({"status": "ready" if ready else "not ready"}, 200 if ready else 503)
 
@@ -41,6 +41,6 @@ for path, endpoint, summary in (
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}}},
 )
-def metrics(metrics: MetricsDep, dataplane: DataPlaneDep) -> Response:
+async def metrics(metrics: MetricsDep, dataplane: DataPlaneDep) -> Response:
     metrics.queue_depth.set(dataplane.batcher.depth)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

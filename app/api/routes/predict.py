@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.api.body import json_response, read_json
-from app.api.deps import DataPlaneDep, PredictPrincipal, SettingsDep
+from app.api.deps import SECURITY_DOC, scoring_context
+from app.api.direct_route import DirectRoute
 from app.api.schemas import ERRORS, PREDICT_BODY, PredictAnswer
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(route_class=DirectRoute, tags=["predict"])
 
 
 @router.post(
@@ -17,10 +18,9 @@ router = APIRouter(tags=["predict"])
     summary="Predict with the served model",
     response_model=PredictAnswer,
     responses=ERRORS,
-    openapi_extra=PREDICT_BODY,
+    openapi_extra={**PREDICT_BODY, **SECURITY_DOC},
 )
-async def predict(
-    request: Request, _: PredictPrincipal, dataplane: DataPlaneDep, settings: SettingsDep
-) -> Response:
-    payload = await read_json(request, settings.max_body_bytes)
-    return json_response(await dataplane.predict(payload))
+async def predict(request: Request) -> Response:
+    scoring = await scoring_context(request)
+    payload = await read_json(request, scoring.max_body_bytes)
+    return json_response(await scoring.dataplane.predict(payload))
