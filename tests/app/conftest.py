@@ -16,6 +16,7 @@ import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
@@ -35,6 +36,8 @@ MODEL_NAME = "stratus-classifier"
 PREDICT_KEY = "test-predict-key-0123456789abcdef"
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
 BOTH_KEY = "test-both-key-0123456789abcdef"
+#: given explicitly: MLflow's requirement inference starts a subprocess and takes seconds
+PIP_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}", "cloudpickle"]
 API_KEYS = json.dumps(
     [
         {"name": "predictor", "sha256": hash_key(PREDICT_KEY), "roles": ["predict"]},
@@ -64,7 +67,8 @@ def feature_names(width: int) -> list[str]:
 def train(kind: str = "logistic", width: int = 6, seed: int = 0, flip: bool = False) -> Trained:
     """A small fitted pipeline; ``flip`` swaps the labels so a second version answers differently."""
     x, y = make_classification(
-        n_samples=300, n_features=width, n_informative=min(width, 4), random_state=seed
+        n_samples=300, n_features=width, n_informative=min(width, 3), n_redundant=0,
+        random_state=seed,
     )
     if flip:
         y = 1 - y
@@ -88,6 +92,7 @@ def save_model_dir(trained: Trained, path: Path) -> Path:
         signature=_signature(trained),
         input_example=trained.frame.head(2),
         serialization_format="cloudpickle",
+        pip_requirements=PIP_REQUIREMENTS,
     )
     return path
 
@@ -105,6 +110,7 @@ def register(
             input_example=trained.frame.head(2),
             serialization_format="cloudpickle",
             registered_model_name=name,
+            pip_requirements=PIP_REQUIREMENTS,
         )
     version = str(info.registered_model_version)
     client = MlflowClient(tracking_uri)
