@@ -77,7 +77,8 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
         )
 
     async def load_failed(_: Request, exc: Exception) -> Response:
-        return error_response(502, "model_load_failed", str(exc))
+        # 409: the served model is unchanged; the requested one cannot be loaded now
+        return error_response(409, "model_load_failed", str(exc))
 
     async def validation(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -175,3 +175,33 @@ def client(store: str) -> Iterator[TestClient]:
 
 def as_floats(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
+
+
+@contextmanager
+def uvicorn_thread(settings: Settings) -> Iterator[str]:
+    """The app under a real uvicorn server in a thread (real HTTP, lifespan run); yields its URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.servers import free_port
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, Metrics()), host="127.0.0.1", port=port, log_config=None,
+        access_log=False, loop="asyncio",
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)

@@ -43,13 +43,13 @@ async def _run_admin(
 
 
 @router.post("/reload", summary="Follow the configured alias now", response_model=ReloadAnswer,
-             responses={**ERRORS, 502: {"description": "the load failed; the old model stays"}})  # fmt: skip
+             responses={**ERRORS, 409: {"description": "the load failed; the served model is unchanged"}})  # fmt: skip
 async def reload(request: Request, who: AdminPrincipal, manager: ManagerDep) -> Response:
     return await _run_admin("reload", request, who, manager)
 
 
 @router.post("/rollback", summary="Serve the rollback alias (default `previous`)",
              response_model=ReloadAnswer,
-             responses={**ERRORS, 502: {"description": "the load failed; the old model stays"}})  # fmt: skip
+             responses={**ERRORS, 409: {"description": "the load failed; the served model is unchanged"}})  # fmt: skip
 async def rollback(request: Request, who: AdminPrincipal, manager: ManagerDep) -> Response:
     return await _run_admin("rollback", request, who, manager)

@@ -58,7 +58,7 @@ def test_failed_loads_keep_the_served_model(tmp_path: Path) -> None:
         corrupt = next((tmp_path / MODEL_NAME / "versions" / "2").rglob("model.pkl"))
         corrupt.write_bytes(b"not a model")
         answer = client.post("/admin/reload", headers=auth(ADMIN_KEY))
-        assert answer.status_code == 502
+        assert answer.status_code == 409
         assert "checksum" in answer.json()["error"]
         assert _version(client, V1) == "1"
         assert _metric(client, 'stratus_model_load_failures_total{reason="ModelLoadError"}') == 1
@@ -67,7 +67,7 @@ def test_failed_loads_keep_the_served_model(tmp_path: Path) -> None:
         assert "checksum" in status["last_error"]
 
         shutil.rmtree(tmp_path / MODEL_NAME / "versions" / "2")
-        assert client.post("/admin/reload", headers=auth(ADMIN_KEY)).status_code == 502
+        assert client.post("/admin/reload", headers=auth(ADMIN_KEY)).status_code == 409
         assert _version(client, V1) == "1"
 
 
@@ -77,7 +77,7 @@ def test_a_signature_change_needs_permission(tmp_path: Path) -> None:
     with serve(settings_for(f"{tmp_path}/{MODEL_NAME}")) as client:
         publish(str(tmp_path), wider, "2")
         answer = client.post("/admin/reload", headers=auth(ADMIN_KEY))
-        assert answer.status_code == 502
+        assert answer.status_code == 409
         assert "STRATUS_ALLOW_SIGNATURE_CHANGE" in answer.json()["error"]
         assert _metric(client, 'stratus_model_load_failures_total{reason="SignatureChangedError"}') == 1
         assert _version(client, V1) == "1"
@@ -118,6 +118,6 @@ def test_rollback_without_a_previous_version_changes_nothing(tmp_path: Path) -> 
     publish(str(tmp_path), V1, "1")
     with serve(settings_for(f"{tmp_path}/{MODEL_NAME}")) as client:
         answer = client.post("/admin/rollback", headers=auth(ADMIN_KEY))
-        assert answer.status_code == 502
+        assert answer.status_code == 409
         assert "previous.json" in answer.json()["error"]
         assert _version(client, V1) == "1"
