@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import uvicorn
@@ -13,6 +14,10 @@ from app.main import app_from_environment
 from app.model.source import ModelSourceError
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def main() -> int:
     try:
         settings = get_settings()
@@ -20,6 +25,8 @@ def main() -> int:
     except (ValidationError, ConfigError, ModelSourceError) as exc:
         print(f"stratus: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exit 0 then, not "killed by signal"
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         application,
         host=settings.host,
