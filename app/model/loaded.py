@@ -37,6 +37,17 @@ class Prediction:
     probabilities: NDArray[np.float64] | None
 
 
+#: Final steps whose ``predict`` is by definition ``classes_[argmax(predict_proba)]`` (up to
+#: monotone transforms), so one ``predict_proba`` call gives both outputs.
+ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier",
+        "ExtraTreeClassifier", "GradientBoostingClassifier", "HistGradientBoostingClassifier",
+        "LogisticRegression", "KNeighborsClassifier", "GaussianNB", "MLPClassifier",
+    }
+)  # fmt: skip
+
+
 @dataclass
 class LoadedModel:
     identity: ModelIdentity
@@ -44,7 +55,9 @@ class LoadedModel:
     schema: FeatureSchema
     classes: list[Any] | None
     needs_dataframe: bool = False
+    labels_from_probabilities: bool = False
     loaded_at: float = field(default_factory=time.time)
+    _classes_array: NDArray[Any] = field(default_factory=lambda: np.empty(0), repr=False)
 
     @property
     def has_probabilities(self) -> bool:
@@ -56,6 +69,10 @@ class LoadedModel:
             import pandas as pd  # only for estimators that select columns by name
 
             inputs = pd.DataFrame(features, columns=list(self.schema.names))
+        if self.labels_from_probabilities:
+            probabilities = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
+            labels = self._classes_array[probabilities.argmax(axis=1)]
+            return Prediction(labels=labels, probabilities=probabilities)
         labels = np.asarray(self.estimator.predict(inputs))
         probabilities = None
         if self.classes is not None:
@@ -111,7 +128,15 @@ def load_model_dir(path: Path, identity: ModelIdentity) -> LoadedModel:
     if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
         classes = np.asarray(estimator.classes_).tolist()
     model = LoadedModel(identity=identity, estimator=estimator, schema=schema, classes=classes)
-    _warm_up(model, _example_rows(meta, path, schema))
+    rows = _example_rows(meta, path, schema)
+    _warm_up(model, rows)
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    if classes is not None and type(final).__name__ in ARGMAX_CLASSIFIERS:
+        model._classes_array = np.asarray(estimator.classes_)
+        full = model.predict(rows)
+        model.labels_from_probabilities = True
+        if not np.array_equal(model.predict(rows).labels, full.labels):  # belt and braces
+            model.labels_from_probabilities = False
     return model
 
 

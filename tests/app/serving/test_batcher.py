@@ -173,3 +173,15 @@ def test_model_load_keeps_the_signature(tmp_path: Path) -> None:
     assert loaded.schema.names == ("feature 0", "feature 1", "feature 2")
     assert loaded.classes == [0, 1]
     assert not loaded.needs_dataframe
+
+
+@pytest.mark.parametrize("kind", ["logistic", "forest"])
+def test_labels_from_probabilities_equal_predict(tmp_path: Path, kind: str) -> None:
+    trained = train(kind, width=5, seed=4)
+    path = save_model_dir(trained, tmp_path / "m")
+    loaded = load_model_dir(path, ModelIdentity("m", "1", str(path)))
+    assert loaded.labels_from_probabilities
+    features = np.random.default_rng(0).normal(size=(500, 5)) * 3
+    fast = loaded.predict(features)
+    np.testing.assert_array_equal(fast.labels, trained.pipeline.predict(features))
+    np.testing.assert_array_equal(fast.probabilities, trained.pipeline.predict_proba(features))
