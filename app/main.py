@@ -1,4 +1,5 @@
-"""The ASGI app (``app.main:app``): settings, model manager, batcher and routes wired in ``lifespan``."""
+"""The ASGI app (``app.main:app``): settings, model manager, batcher and routes, wired in
+``lifespan``."""
 
 from __future__ import annotations
 
@@ -66,9 +67,12 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         manager.start_watching()
         logger.info(
             "service started",
-            extra={"source": source.description, "ready": manager.ready,
-                   "auth_mode": settings.auth_mode.value},
-        )  # fmt: skip
+            extra={
+                "source": source.description,
+                "ready": manager.ready,
+                "auth_mode": settings.auth_mode.value,
+            },
+        )
         try:
             yield
         finally:

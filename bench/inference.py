@@ -77,7 +77,9 @@ def _train(kind: str) -> tuple[Any, Any]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x, y = make_classification(n_samples=4000, n_features=FEATURES, n_informative=10, random_state=0)
+    x, y = make_classification(
+        n_samples=4000, n_features=FEATURES, n_informative=10, random_state=0
+    )
     frame = pd.DataFrame(x, columns=[f"feature {i}" for i in range(FEATURES)])
     if kind == "logistic":
         pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
@@ -100,14 +102,21 @@ def _prepare(workdir: Path) -> dict[str, tuple[Path, list[float], list[str]]]:
         pipe, frame = _train(kind)
         model_dir = workdir / f"model-{kind}"
         mlflow.sklearn.save_model(
-            pipe, str(model_dir), signature=infer_signature(frame, pipe.predict(frame)),
-            input_example=frame.head(2), serialization_format="cloudpickle",
+            pipe,
+            str(model_dir),
+            signature=infer_signature(frame, pipe.predict(frame)),
+            input_example=frame.head(2),
+            serialization_format="cloudpickle",
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", "cloudpickle"],
-        )  # fmt: skip
+        )
         write_bundle(
-            fs, root, local_dir=model_dir, name=f"bench-{kind}", version="1",
+            fs,
+            root,
+            local_dir=model_dir,
+            name=f"bench-{kind}",
+            version="1",
             source_uri=str(model_dir),
-        )  # fmt: skip
+        )
         prepared[kind] = (model_dir, frame.iloc[0].tolist(), list(frame.columns))
     return prepared
 
@@ -117,9 +126,13 @@ def _start(command: list[str], env: dict[str, str], url: str, log: Path) -> subp
     # `mlflow models serve` runs `uvicorn` from PATH: put this interpreter's bin directory first
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     process = subprocess.Popen(
-        command, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **env, "PATH": path},
-        cwd=ROOT, start_new_session=True,
-    )  # fmt: skip
+        command,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **env, "PATH": path},
+        cwd=ROOT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -154,17 +167,28 @@ def _wrk(target: Target, workdir: Path, seconds: float, connections: int) -> dic
     script = body.with_suffix(".lua")
     script.write_text(LUA.format(headers=headers, body=body))
     command = [
-        *_pin(CLIENT_CPU), "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
-        "-s", str(script), target.url,
-    ]  # fmt: skip
+        *_pin(CLIENT_CPU),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "-s",
+        str(script),
+        target.url,
+    ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     latency = {f"p{p}": float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(output)}
-    errors = sum(
-        int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output)
-    ) + sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
-    return {"rps": rps, "p50_ms": latency.get("p50", 0.0), "p99_ms": latency.get("p99", 0.0),
-            "errors": float(errors)}  # fmt: skip
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output)) + sum(
+        int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
+    )
+    return {
+        "rps": rps,
+        "p50_ms": latency.get("p50", 0.0),
+        "p99_ms": latency.get("p99", 0.0),
+        "errors": float(errors),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu)", file=sys.stderr)
         return 2
     if not _pin(SERVER_CPU):
-        print("warning: fewer than 2 CPUs or no taskset: server and wrk are not pinned", file=sys.stderr)
+        print(
+            "warning: fewer than 2 CPUs or no taskset: server and wrk are not pinned",
+            file=sys.stderr,
+        )
 
     from app.core.security import new_key_entry
 
@@ -193,45 +220,99 @@ def main(argv: list[str] | None = None) -> int:
         targets: list[Target] = []
         try:
             port = _free_port()
-            processes.append(_start(
-                [*_pin(SERVER_CPU), sys.executable, "-m", "uvicorn", "bench.noop_app:app",
-                 "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-                 "--no-access-log", "--log-level", "warning"],
-                {}, f"http://127.0.0.1:{port}/docs", workdir / "noop.log",
-            ))  # fmt: skip
+            processes.append(
+                _start(
+                    [
+                        *_pin(SERVER_CPU),
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "bench.noop_app:app",
+                        "--port",
+                        str(port),
+                        "--loop",
+                        "uvloop",
+                        "--http",
+                        "httptools",
+                        "--no-access-log",
+                        "--log-level",
+                        "warning",
+                    ],
+                    {},
+                    f"http://127.0.0.1:{port}/docs",
+                    workdir / "noop.log",
+                )
+            )
             noop = Target("fastapi no-op", "-", f"http://127.0.0.1:{port}/noop", {})
             for kind, (model_dir, row, columns) in prepared.items():
                 port = _free_port()
                 env = {
                     "STRATUS_MODEL_URI": f"{workdir / 'store'}/bench-{kind}",
-                    "STRATUS_API_KEYS": json.dumps([entry]), "STRATUS_PORT": str(port),
-                    "STRATUS_HOST": "127.0.0.1", "STRATUS_WATCH_INTERVAL_S": "0",
-                }  # fmt: skip
-                processes.append(_start(
-                    [*_pin(SERVER_CPU), sys.executable, "-m", "app"], env,
-                    f"http://127.0.0.1:{port}/readyz", workdir / f"stratus-{kind}.log",
-                ))  # fmt: skip
-                targets.append(Target(
-                    "stratus /predict", kind, f"http://127.0.0.1:{port}/predict",
-                    {"instances": [row]}, {"X-API-Key": key},
-                ))  # fmt: skip
+                    "STRATUS_API_KEYS": json.dumps([entry]),
+                    "STRATUS_PORT": str(port),
+                    "STRATUS_HOST": "127.0.0.1",
+                    "STRATUS_WATCH_INTERVAL_S": "0",
+                }
+                processes.append(
+                    _start(
+                        [*_pin(SERVER_CPU), sys.executable, "-m", "app"],
+                        env,
+                        f"http://127.0.0.1:{port}/readyz",
+                        workdir / f"stratus-{kind}.log",
+                    )
+                )
+                targets.append(
+                    Target(
+                        "stratus /predict",
+                        kind,
+                        f"http://127.0.0.1:{port}/predict",
+                        {"instances": [row]},
+                        {"X-API-Key": key},
+                    )
+                )
                 port = _free_port()
-                processes.append(_start(
-                    [*_pin(SERVER_CPU), sys.executable, "-m", "mlflow", "models", "serve",
-                     "-m", str(model_dir), "--env-manager", "local", "-w", "1",
-                     "-h", "127.0.0.1", "-p", str(port)],
-                    {}, f"http://127.0.0.1:{port}/ping", workdir / f"mlflow-{kind}.log",
-                ))  # fmt: skip
-                targets.append(Target(
-                    "mlflow models serve", kind, f"http://127.0.0.1:{port}/invocations",
-                    {"dataframe_split": {"columns": columns, "data": [row]}},
-                ))  # fmt: skip
+                processes.append(
+                    _start(
+                        [
+                            *_pin(SERVER_CPU),
+                            sys.executable,
+                            "-m",
+                            "mlflow",
+                            "models",
+                            "serve",
+                            "-m",
+                            str(model_dir),
+                            "--env-manager",
+                            "local",
+                            "-w",
+                            "1",
+                            "-h",
+                            "127.0.0.1",
+                            "-p",
+                            str(port),
+                        ],
+                        {},
+                        f"http://127.0.0.1:{port}/ping",
+                        workdir / f"mlflow-{kind}.log",
+                    )
+                )
+                targets.append(
+                    Target(
+                        "mlflow models serve",
+                        kind,
+                        f"http://127.0.0.1:{port}/invocations",
+                        {"dataframe_split": {"columns": columns, "data": [row]}},
+                    )
+                )
             targets.append(noop)
             for target in targets:  # warm-up, and fail early on a broken target
                 _wrk(target, workdir, 1, args.connections)
             for run in range(args.runs):
                 for target in targets:
-                    print(f"run {run + 1}/{args.runs}: {target.label} ({target.model}) ...", flush=True)
+                    print(
+                        f"run {run + 1}/{args.runs}: {target.label} ({target.model}) ...",
+                        flush=True,
+                    )
                     target.runs.append(_wrk(target, workdir, args.duration, args.connections))
         finally:
             for process in processes:
@@ -245,15 +326,23 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
     from rich.table import Table
 
     noop = next(t for t in targets if t.model == "-")
-    table = Table(title=f"Inference benchmark: {args.runs} run(s) × {args.duration:g} s, "
-                        f"{args.connections} connections, single-row requests (medians)")  # fmt: skip
+    table = Table(
+        title=f"Inference benchmark: {args.runs} run(s) x {args.duration:g} s, "
+        f"{args.connections} connections, single-row requests (medians)"
+    )
     for column in ("target", "model", "rps", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="right" if column not in ("target", "model") else "left")
     for t in targets:
-        table.add_row(t.label, t.model, f"{t.median('rps'):,.0f}", f"{t.median('p50_ms'):.2f}",
-                      f"{t.median('p99_ms'):.2f}", f"{sum(r['errors'] for r in t.runs):.0f}")  # fmt: skip
+        table.add_row(
+            t.label,
+            t.model,
+            f"{t.median('rps'):,.0f}",
+            f"{t.median('p50_ms'):.2f}",
+            f"{t.median('p99_ms'):.2f}",
+            f"{sum(r['errors'] for r in t.runs):.0f}",
+        )
     ratios = Table(title="Ratios and targets")
-    for column in ("model", "stratus rps", "× mlflow serve", "% of no-op", "p99 ms", "targets"):
+    for column in ("model", "stratus rps", "x mlflow serve", "% of no-op", "p99 ms", "targets"):
         ratios.add_column(column)
     summary: dict[str, Any] = {}
     for kind in MODELS:
@@ -264,23 +353,40 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
         share = rps / noop.median("rps")
         if kind == "logistic":
             met = rps >= 4000 and p99 <= 25 and speedup >= 30 and share >= 0.6
-            goal = "≥4000 rps, p99≤25 ms, ≥30× mlflow, ≥60% no-op"
+            goal = "≥4000 rps, p99≤25 ms, ≥30x mlflow, ≥60% no-op"
         else:
             met = rps >= 2000
             goal = "≥2000 rps"
-        ratios.add_row(kind, f"{rps:,.0f}", f"{speedup:.1f}×", f"{share:.0%}", f"{p99:.2f}",
-                       f"{'met' if met else 'NOT met'} ({goal})")  # fmt: skip
-        summary[kind] = {"rps": rps, "p99_ms": p99, "x_mlflow": speedup, "share_of_noop": share,
-                         "targets_met": met}  # fmt: skip
+        ratios.add_row(
+            kind,
+            f"{rps:,.0f}",
+            f"{speedup:.1f}x",
+            f"{share:.0%}",
+            f"{p99:.2f}",
+            f"{'met' if met else 'NOT met'} ({goal})",
+        )
+        summary[kind] = {
+            "rps": rps,
+            "p99_ms": p99,
+            "x_mlflow": speedup,
+            "share_of_noop": share,
+            "targets_met": met,
+        }
     console = Console()
     console.print(table)
     console.print(ratios)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"inference-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({
-        "args": vars(args), "summary": summary,
-        "targets": [{"label": t.label, "model": t.model, "runs": t.runs} for t in targets],
-    }, indent=2))  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "summary": summary,
+                "targets": [{"label": t.label, "model": t.model, "runs": t.runs} for t in targets],
+            },
+            indent=2,
+        )
+    )
     console.print(f"results: {out.relative_to(ROOT)}")
 
 

@@ -54,18 +54,28 @@ async def authorize(request: Request, role: str, token: str | None) -> Principal
         request.app.state.metrics.auth_failures.labels(exc.reason).inc()
         audit_log.warning(
             "authentication failed",
-            extra={"event": "auth_failure", "reason": exc.reason, "path": request.url.path,
-                   "method": request.method, "client": _client(request)},
-        )  # fmt: skip
+            extra={
+                "event": "auth_failure",
+                "reason": exc.reason,
+                "path": request.url.path,
+                "method": request.method,
+                "client": _client(request),
+            },
+        )
         raise
     if role not in who.roles:
         request.app.state.metrics.auth_failures.labels("missing_role").inc()
         audit_log.warning(
             "authorization failed",
-            extra={"event": "auth_forbidden", "subject": who.subject, "role": role,
-                   "path": request.url.path, "method": request.method,
-                   "client": _client(request)},
-        )  # fmt: skip
+            extra={
+                "event": "auth_forbidden",
+                "subject": who.subject,
+                "role": role,
+                "path": request.url.path,
+                "method": request.method,
+                "client": _client(request),
+            },
+        )
         raise ApiError(403, "forbidden", f"this credential lacks the {role!r} role")
     return who
 

@@ -18,7 +18,12 @@ from starlette.responses import Response
 from app.core.logging import request_id_var
 from app.core.security import AuthError
 from app.model.loaded import ModelLoadError
-from app.serving.batcher import BatcherStoppedError, OverloadedError, PredictFailedError, RequestTimeoutError
+from app.serving.batcher import (
+    BatcherStoppedError,
+    OverloadedError,
+    PredictFailedError,
+    RequestTimeoutError,
+)
 from app.serving.codecs import InputError
 from app.serving.dataplane import ModelNotReadyError, UnknownModelError
 

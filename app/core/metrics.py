@@ -26,14 +26,18 @@ class Metrics:
             "stratus_batch_size_rows", "rows per predict call", buckets=BATCH_BUCKETS, registry=r
         )
         self.batch_requests = Histogram(
-            "stratus_batch_requests", "requests coalesced per predict call",
-            buckets=BATCH_BUCKETS, registry=r,
-        )  # fmt: skip
+            "stratus_batch_requests",
+            "requests coalesced per predict call",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
         self.queue_depth = Gauge("stratus_queue_depth", "requests waiting for a batch", registry=r)
         self.rejected = Counter(
-            "stratus_rejected_requests", "requests refused by overload control", ["reason"],
+            "stratus_rejected_requests",
+            "requests refused by overload control",
+            ["reason"],
             registry=r,
-        )  # fmt: skip
+        )
         self.model_loads = Counter(
             "stratus_model_loads", "models loaded and warmed", ["version"], registry=r
         )
@@ -42,9 +46,11 @@ class Metrics:
             "stratus_model_load_failures", "failed model loads or checks", ["reason"], registry=r
         )
         self.model_info = Gauge(
-            "stratus_model_info", "the model being served (value 1)",
-            ["name", "version", "source"], registry=r,
-        )  # fmt: skip
+            "stratus_model_info",
+            "the model being served (value 1)",
+            ["name", "version", "source"],
+            registry=r,
+        )
         self.auth_failures = Counter(
             "stratus_auth_failures", "rejected credentials", ["reason"], registry=r
         )

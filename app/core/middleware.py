@@ -72,10 +72,15 @@ class RequestContextMiddleware:
             if self.access_log_enabled:
                 access_log.info(
                     "request",
-                    extra={"method": method, "path": scope["path"], "route": route,
-                           "status": status, "duration_ms": round(elapsed * 1000, 3),
-                           "client": (scope.get("client") or (None,))[0]},
-                )  # fmt: skip
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "client": (scope.get("client") or (None,))[0],
+                    },
+                )
             request_id_var.reset(token)
 
     def _start_span(self, scope: Scope, traceparent: str | None) -> Any:

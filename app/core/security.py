@@ -161,7 +161,8 @@ class JwtAuthenticator:
     method = "jwt"
 
     def __init__(self, settings: Settings, jwks: JwksCache) -> None:
-        assert settings.jwt_issuer and settings.jwt_audience
+        assert settings.jwt_issuer
+        assert settings.jwt_audience
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         self.algorithms = list(settings.jwt_algorithms)

@@ -41,11 +41,18 @@ class Prediction:
 #: monotone transforms), so one ``predict_proba`` call gives both outputs.
 ARGMAX_CLASSIFIERS = frozenset(
     {
-        "RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier",
-        "ExtraTreeClassifier", "GradientBoostingClassifier", "HistGradientBoostingClassifier",
-        "LogisticRegression", "KNeighborsClassifier", "GaussianNB", "MLPClassifier",
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "DecisionTreeClassifier",
+        "ExtraTreeClassifier",
+        "GradientBoostingClassifier",
+        "HistGradientBoostingClassifier",
+        "LogisticRegression",
+        "KNeighborsClassifier",
+        "GaussianNB",
+        "MLPClassifier",
     }
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -74,10 +81,10 @@ class LoadedModel:
             labels = self._classes_array[probabilities.argmax(axis=1)]
             return Prediction(labels=labels, probabilities=probabilities)
         labels = np.asarray(self.estimator.predict(inputs))
-        probabilities = None
-        if self.classes is not None:
-            probabilities = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
-        return Prediction(labels=labels, probabilities=probabilities)
+        if self.classes is None:
+            return Prediction(labels=labels, probabilities=None)
+        proba = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
+        return Prediction(labels=labels, probabilities=proba)
 
     def describe(self) -> dict[str, Any]:
         return {

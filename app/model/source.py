@@ -3,7 +3,8 @@
 ``STRATUS_MODEL_URI`` names both the model and the alias that is followed:
 
 * ``models:/NAME@ALIAS`` — the MLflow Model Registry (tracking server from
-  ``STRATUS_MLFLOW_TRACKING_URI`` or ``MLFLOW_TRACKING_URI``); ``models:/NAME/VERSION`` pins one version.
+  ``STRATUS_MLFLOW_TRACKING_URI`` or ``MLFLOW_TRACKING_URI``); ``models:/NAME/VERSION`` pins a
+  version.
 * ``STORE_URL/NAME[@ALIAS]`` — a bundle store written by ``training.bundle`` (a local directory,
   ``s3://bucket/prefix``, ``az://container/prefix``): the pointer ``NAME/ALIAS.json``
   (``champion.json`` by default).

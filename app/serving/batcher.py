@@ -114,7 +114,9 @@ class MicroBatcher:
             raise BatcherStoppedError("the service is shutting down")
         if len(self._queue) >= self._max_queue:
             self._metrics.rejected.labels("queue_full").inc()
-            raise OverloadedError(f"{len(self._queue)} requests are queued (limit {self._max_queue})")
+            raise OverloadedError(
+                f"{len(self._queue)} requests are queued (limit {self._max_queue})"
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchResult] = loop.create_future()
         self._queue.append(_Pending(model, features, future, loop.time() + self._timeout))

@@ -54,9 +54,8 @@ def _type_name(value: Any) -> str:
 def _finish(schema: FeatureSchema, rows: list[Any], what: str) -> NDArray[np.float64]:
     """Check value types of rectangular ``rows`` (lists of width ``schema.width``) → matrix."""
     kinds = set(map(type, chain.from_iterable(rows)))
-    if not kinds <= _NUMBER_TYPES:
-        if not (schema.allow_nan and kinds <= _NULLABLE_NUMBER_TYPES):
-            _raise_bad_value(schema, rows, what)
+    if not kinds <= _NUMBER_TYPES and not (schema.allow_nan and kinds <= _NULLABLE_NUMBER_TYPES):
+        _raise_bad_value(schema, rows, what)
     if schema.integer_columns:
         for i, row in enumerate(rows):
             for column in schema.integer_columns:
@@ -70,13 +69,12 @@ def _finish(schema: FeatureSchema, rows: list[Any], what: str) -> NDArray[np.flo
         matrix = np.array(rows, dtype=np.float64)
     except (OverflowError, ValueError) as exc:
         raise InputError(f"{what}s cannot be read as numbers: {exc}") from None
-    if not np.isfinite(matrix).all():
-        if not schema.allow_nan or np.isinf(matrix).any():
-            i, j = (int(x) for x in np.argwhere(~np.isfinite(matrix))[0])
-            raise InputError(
-                f"{what} {i}: feature {schema.names[j]!r} is {matrix[i, j]!r}; "
-                "the model needs finite numbers"
-            )
+    if not np.isfinite(matrix).all() and (not schema.allow_nan or np.isinf(matrix).any()):
+        i, j = (int(x) for x in np.argwhere(~np.isfinite(matrix))[0])
+        raise InputError(
+            f"{what} {i}: feature {schema.names[j]!r} is {matrix[i, j]!r}; "
+            "the model needs finite numbers"
+        )
     return matrix
 
 
@@ -213,7 +211,8 @@ def from_v2_inputs(schema: FeatureSchema, inputs: Any) -> NDArray[np.float64]:
             )
         if datatype not in V2_NUMERIC:
             raise InputError(
-                f"inputs[{k}] {name!r}: datatype {datatype!r} is not served (use FP64, FP32 or INT*)"
+                f"inputs[{k}] {name!r}: datatype {datatype!r} is not served "
+                "(use FP64, FP32 or INT*)"
             )
         tensors.append((name, shape, _flat(tensor["data"], f"inputs[{k}] {name!r}")))
     if len(tensors) == 1 and tensors[0][0] not in schema.name_set:

@@ -146,15 +146,23 @@ class DataPlane:
         outputs: list[dict[str, Any]] = []
         if "predict" in wanted:
             outputs.append(
-                {"name": "predict", "shape": [rows], "datatype": _v2_datatype(result.labels),
-                 "data": _labels(result.labels)}
-            )  # fmt: skip
+                {
+                    "name": "predict",
+                    "shape": [rows],
+                    "datatype": _v2_datatype(result.labels),
+                    "data": _labels(result.labels),
+                }
+            )
         if "predict_proba" in wanted and result.probabilities is not None:
             probabilities = result.probabilities
             outputs.append(
-                {"name": "predict_proba", "shape": list(probabilities.shape), "datatype": "FP64",
-                 "data": probabilities.ravel()}
-            )  # fmt: skip
+                {
+                    "name": "predict_proba",
+                    "shape": list(probabilities.shape),
+                    "datatype": "FP64",
+                    "data": probabilities.ravel(),
+                }
+            )
         answer: dict[str, Any] = {
             "model_name": result.model.identity.name,
             "model_version": result.model.identity.version,

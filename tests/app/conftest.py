@@ -65,16 +65,22 @@ def feature_names(width: int) -> list[str]:
 
 
 def train(kind: str = "logistic", width: int = 6, seed: int = 0, flip: bool = False) -> Trained:
-    """A small fitted pipeline; ``flip`` swaps the labels so a second version answers differently."""
+    """A small fitted pipeline; ``flip`` swaps the labels, so a second version answers
+    differently."""
     x, y = make_classification(
-        n_samples=300, n_features=width, n_informative=min(width, 3), n_redundant=0,
+        n_samples=300,
+        n_features=width,
+        n_informative=min(width, 3),
+        n_redundant=0,
         random_state=seed,
     )
     if flip:
         y = 1 - y
     frame = pd.DataFrame(x, columns=feature_names(width))
     if kind == "forest":
-        pipe = make_pipeline(RandomForestClassifier(n_estimators=10, max_depth=4, random_state=seed))
+        pipe = make_pipeline(
+            RandomForestClassifier(n_estimators=10, max_depth=4, random_state=seed)
+        )
     else:
         pipe = make_pipeline(StandardScaler(), LogisticRegression())
     pipe.fit(frame, y)
@@ -98,7 +104,11 @@ def save_model_dir(trained: Trained, path: Path) -> Path:
 
 
 def register(
-    tracking_uri: str, trained: Trained, *, name: str = MODEL_NAME, aliases: tuple[str, ...] = ("champion",)
+    tracking_uri: str,
+    trained: Trained,
+    *,
+    name: str = MODEL_NAME,
+    aliases: tuple[str, ...] = ("champion",),
 ) -> str:
     """Log and register like the training pipeline; point ``aliases`` at the new version."""
     mlflow.set_tracking_uri(tracking_uri)
@@ -125,9 +135,13 @@ def publish(store_url: str, trained: Trained, version: str, *, name: str = MODEL
     with tempfile.TemporaryDirectory() as tmp:
         local = save_model_dir(trained, Path(tmp) / "model")
         write_bundle(
-            fs, root, local_dir=local, name=name, version=version,
+            fs,
+            root,
+            local_dir=local,
+            name=name,
+            version=version,
             source_uri=f"models:/{name}/{version}",
-        )  # fmt: skip
+        )
 
 
 def settings_for(model_uri: str, **overrides: Any) -> Settings:
@@ -189,9 +203,13 @@ def uvicorn_thread(settings: Settings) -> Iterator[str]:
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, Metrics()), host="127.0.0.1", port=port, log_config=None,
-        access_log=False, loop="asyncio",
-    )  # fmt: skip
+        create_app(settings, Metrics()),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        loop="asyncio",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -24,11 +24,15 @@ def service(env: Mapping[str, str], workdir: Path, *, ready: bool = True) -> Ite
         ready_status=200,
         log=workdir / f"service-{port}.log",
         env={
-            "STRATUS_PORT": str(port), "STRATUS_HOST": "127.0.0.1", "STRATUS_API_KEYS": API_KEYS,
-            "STRATUS_WATCH_INTERVAL_S": "0", "PYTHONPATH": str(ROOT), **env,
+            "STRATUS_PORT": str(port),
+            "STRATUS_HOST": "127.0.0.1",
+            "STRATUS_API_KEYS": API_KEYS,
+            "STRATUS_WATCH_INTERVAL_S": "0",
+            "PYTHONPATH": str(ROOT),
+            **env,
         },
         timeout=120,
-    )  # fmt: skip
+    )
     try:
         yield server
     finally:
@@ -52,7 +56,9 @@ def slow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     from tests.e2e.slow_model import slow_identity
 
     base = train(width=4)
-    pipe = make_pipeline(FunctionTransformer(slow_identity), *[step for _, step in base.pipeline.steps])
+    pipe = make_pipeline(
+        FunctionTransformer(slow_identity), *[step for _, step in base.pipeline.steps]
+    )
     pipe.fit(base.frame, base.pipeline.predict(base.frame))
     root = tmp_path_factory.mktemp("slow-store")
     publish(str(root), Trained(pipe, base.frame), "1", name=MODEL_NAME)

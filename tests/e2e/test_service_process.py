@@ -28,7 +28,9 @@ def test_sigterm_finishes_in_flight_requests_then_exits(slow_store: str, tmp_pat
         answers: list[httpx.Response] = []
         worker = threading.Thread(
             target=lambda: answers.append(
-                httpx.post(f"{server.url}/predict", json={"instances": ROWS}, headers=PREDICT, timeout=30)
+                httpx.post(
+                    f"{server.url}/predict", json={"instances": ROWS}, headers=PREDICT, timeout=30
+                )
             )
         )
         worker.start()
@@ -48,14 +50,18 @@ def test_sigterm_finishes_in_flight_requests_then_exits(slow_store: str, tmp_pat
 
 def test_overload_answers_503_at_once(slow_store: str, tmp_path: Path) -> None:
     env = {
-        "STRATUS_MODEL_URI": f"{slow_store}/{MODEL_NAME}", "STRATUS_PREDICT_EXECUTOR": "thread",
-        "STRATUS_MAX_QUEUE": "1", "STRATUS_MAX_BATCH_SIZE": "1",
-    }  # fmt: skip
+        "STRATUS_MODEL_URI": f"{slow_store}/{MODEL_NAME}",
+        "STRATUS_PREDICT_EXECUTOR": "thread",
+        "STRATUS_MAX_QUEUE": "1",
+        "STRATUS_MAX_BATCH_SIZE": "1",
+    }
     with service(env, tmp_path) as server:
         results: list[int] = []
 
         def call() -> None:
-            answer = httpx.post(f"{server.url}/predict", json={"instances": ROWS}, headers=PREDICT, timeout=30)
+            answer = httpx.post(
+                f"{server.url}/predict", json={"instances": ROWS}, headers=PREDICT, timeout=30
+            )
             results.append(answer.status_code)
 
         busy = [threading.Thread(target=call) for _ in range(2)]
@@ -63,7 +69,9 @@ def test_overload_answers_503_at_once(slow_store: str, tmp_path: Path) -> None:
             thread.start()
             time.sleep(0.2)
         started = time.monotonic()
-        refused = httpx.post(f"{server.url}/predict", json={"instances": ROWS}, headers=PREDICT, timeout=30)
+        refused = httpx.post(
+            f"{server.url}/predict", json={"instances": ROWS}, headers=PREDICT, timeout=30
+        )
         elapsed = time.monotonic() - started
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
@@ -80,9 +88,10 @@ def test_hot_swap_under_load(mlflow_server: str, tmp_path: Path) -> None:
     v1, v2 = train(width=4, seed=5), train(width=4, seed=5, flip=True)
     first = register(mlflow_server, v1, name=name)
     env = {
-        "STRATUS_MODEL_URI": f"models:/{name}@champion", "STRATUS_MLFLOW_TRACKING_URI": mlflow_server,
+        "STRATUS_MODEL_URI": f"models:/{name}@champion",
+        "STRATUS_MLFLOW_TRACKING_URI": mlflow_server,
         "STRATUS_WATCH_INTERVAL_S": "0.3",
-    }  # fmt: skip
+    }
     rows = v1.rows(8)
     expected = {
         first: v1.pipeline.predict(v1.frame.head(8)).tolist(),
@@ -138,9 +147,10 @@ def test_tracking_server_killed_during_reload(tmp_path: Path) -> None:
     with servers.mlflow_server(tmp_path / "mlflow") as tracking:
         first = register(tracking.url, v1, name=name)
         env = {
-            "STRATUS_MODEL_URI": f"models:/{name}@champion", "STRATUS_MLFLOW_TRACKING_URI": tracking.url,
+            "STRATUS_MODEL_URI": f"models:/{name}@champion",
+            "STRATUS_MLFLOW_TRACKING_URI": tracking.url,
             "STRATUS_WATCH_INTERVAL_S": "3600",  # the reload below is the only one
-        }  # fmt: skip
+        }
         with service(env, tmp_path) as server:
             register(tracking.url, v2, name=name)  # v2 becomes champion ...
             tracking.stop()  # ... and the tracking server dies before the service loads it
@@ -152,8 +162,12 @@ def test_tracking_server_killed_during_reload(tmp_path: Path) -> None:
             assert status["model"]["version"] == first
             assert status["last_error"]
             for _ in range(5):
-                served = httpx.post(f"{server.url}/predict", json={"instances": v1.rows(4)}, headers=PREDICT)
+                served = httpx.post(
+                    f"{server.url}/predict", json={"instances": v1.rows(4)}, headers=PREDICT
+                )
                 assert served.status_code == 200
                 assert served.json()["model"]["version"] == first
-                assert served.json()["predictions"] == v1.pipeline.predict(v1.frame.head(4)).tolist()
+                assert (
+                    served.json()["predictions"] == v1.pipeline.predict(v1.frame.head(4)).tolist()
+                )
             assert httpx.get(f"{server.url}/readyz").status_code == 200

@@ -30,9 +30,13 @@ for path, endpoint, summary in (
     ("/v2/health/ready", _ready, "V2 server readiness"),
 ):
     router.add_api_route(
-        path, endpoint, methods=["GET"], summary=summary, response_model=Health,
+        path,
+        endpoint,
+        methods=["GET"],
+        summary=summary,
+        response_model=Health,
         responses={503: ERRORS[503]},
-    )  # fmt: skip
+    )
 
 
 @router.get(

@@ -26,9 +26,11 @@ async def metadata(_: PredictPrincipal, dataplane: DataPlaneDep, name: ModelName
 
 
 @router.get(
-    "/{name}/versions/{version}", summary="Model version metadata",
-    response_model=ModelMetadata, responses=ERRORS,
-)  # fmt: skip
+    "/{name}/versions/{version}",
+    summary="Model version metadata",
+    response_model=ModelMetadata,
+    responses=ERRORS,
+)
 async def version_metadata(
     _: PredictPrincipal, dataplane: DataPlaneDep, name: ModelName, version: ModelVersion
 ) -> Response:
@@ -54,10 +56,13 @@ async def model_ready(dataplane: DataPlaneDep, name: ModelName) -> Response:
 
 
 @router.get(
-    "/{name}/versions/{version}/ready", summary="Model version readiness",
+    "/{name}/versions/{version}/ready",
+    summary="Model version readiness",
     responses=_READY_RESPONSES,
-)  # fmt: skip
-async def version_ready(dataplane: DataPlaneDep, name: ModelName, version: ModelVersion) -> Response:
+)
+async def version_ready(
+    dataplane: DataPlaneDep, name: ModelName, version: ModelVersion
+) -> Response:
     return _readiness(dataplane, name, version)
 
 

@@ -29,7 +29,7 @@ def base_url(store: str) -> Iterator[str]:
 
 def _operations(url: str) -> list[schemathesis.APIOperation]:
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
-    return [result.ok() for result in schema.get_all_operations()]
+    return [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -41,9 +41,12 @@ def test_no_input_gives_a_server_error(base_url: str, mode: GenerationMode) -> N
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
-            max_examples=EXAMPLES_PER_MODE, deadline=None, derandomize=True, database=None,
+            max_examples=EXAMPLES_PER_MODE,
+            deadline=None,
+            derandomize=True,
+            database=None,
             suppress_health_check=list(HealthCheck),
-        )  # fmt: skip
+        )
         def check(case: schemathesis.Case) -> None:
             if case.path_parameters and "name" in case.path_parameters and hash(repr(case)) % 2:
                 case.path_parameters["name"] = MODEL_NAME  # reach the validators half the time

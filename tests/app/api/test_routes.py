@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +23,10 @@ def test_health_and_readiness(client: TestClient) -> None:
         assert client.get(path).json() == {"status": "alive"}
     for path in ("/readyz", "/v2/health/ready"):
         assert client.get(path).status_code == 200
-    assert client.get(f"/v2/models/{MODEL_NAME}/ready").json() == {"name": MODEL_NAME, "ready": True}
+    assert client.get(f"/v2/models/{MODEL_NAME}/ready").json() == {
+        "name": MODEL_NAME,
+        "ready": True,
+    }
     assert client.get(f"/v2/models/{MODEL_NAME}/versions/1/ready").status_code == 200
     assert client.get(f"/v2/models/{MODEL_NAME}/versions/9/ready").status_code == 404
     assert client.get("/v2/models/other/ready").status_code == 404
@@ -51,8 +56,12 @@ def test_the_three_protocols_agree(client: TestClient, logistic: Trained) -> Non
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"predictions": expected}
 
-    tensor = {"name": "input-0", "shape": [5, len(logistic.features)], "datatype": "FP64",
-              "data": sum(rows, [])}  # fmt: skip
+    tensor = {
+        "name": "input-0",
+        "shape": [5, len(logistic.features)],
+        "datatype": "FP64",
+        "data": [value for row in rows for value in row],
+    }
     for path in (f"/v2/models/{MODEL_NAME}/infer", f"/v2/models/{MODEL_NAME}/versions/1/infer"):
         v2 = client.post(path, json={"id": "r1", "inputs": [tensor]}, headers=auth()).json()
         assert v2["model_name"] == MODEL_NAME
@@ -110,12 +119,17 @@ def test_auth_matrix(
     client: TestClient, logistic: Trained, path: str, method: str, key: str | None, status: int
 ) -> None:
     headers = {"X-API-Key": key} if key else {}
+    body: dict[str, Any]
     if path.endswith("/infer"):
-        body = {"inputs": [{"name": "x", "shape": [1, 6], "datatype": "FP64", "data": logistic.rows(1)[0]}]}
+        body = {
+            "inputs": [
+                {"name": "x", "shape": [1, 6], "datatype": "FP64", "data": logistic.rows(1)[0]}
+            ]
+        }
     else:
         body = {"instances": logistic.rows(1)}
     kwargs = {"json": body} if method == "post" and not path.startswith("/admin") else {}
-    answer = client.request(method.upper(), path, headers=headers, **kwargs)  # type: ignore[arg-type]
+    answer = client.request(method.upper(), path, headers=headers, **kwargs)
     assert answer.status_code == status, answer.text
     if status == 401:
         assert answer.headers["www-authenticate"] == "Bearer"
@@ -124,9 +138,10 @@ def test_auth_matrix(
 
 def test_bearer_api_key(client: TestClient, logistic: Trained) -> None:
     answer = client.post(
-        "/predict", json={"instances": logistic.rows(1)},
+        "/predict",
+        json={"instances": logistic.rows(1)},
         headers={"Authorization": f"Bearer {PREDICT_KEY}"},
-    )  # fmt: skip
+    )
     assert answer.status_code == 200
 
 
@@ -149,9 +164,10 @@ def test_bad_input_is_a_clear_4xx(
     client: TestClient, content: bytes, headers: dict[str, str], status: int, code: str
 ) -> None:
     answer = client.post(
-        "/predict", content=content,
+        "/predict",
+        content=content,
         headers={"Content-Type": "application/json", **auth(), **headers},
-    )  # fmt: skip
+    )
     assert answer.status_code == status, answer.text
     body = answer.json()
     assert body["code"] == code
@@ -175,7 +191,10 @@ def test_unknown_model_and_route(client: TestClient) -> None:
 
 
 def test_request_id_is_accepted_or_generated(client: TestClient) -> None:
-    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert generated.headers["x-request-id"] != "bad id with spaces"
     assert len(generated.headers["x-request-id"]) == 16
@@ -187,7 +206,10 @@ def test_metrics(client: TestClient, logistic: Trained) -> None:
     text = client.get("/metrics").text
     assert 'stratus_requests_total{method="POST",route="/predict",status="200"} 1.0' in text
     assert 'stratus_requests_total{method="POST",route="/predict",status="422"} 1.0' in text
-    assert 'stratus_request_duration_seconds_bucket{le="0.5",method="POST",route="/predict",status="200"}' in text
+    assert (
+        'stratus_request_duration_seconds_bucket{le="0.5",method="POST",route="/predict",status="200"}'
+        in text
+    )
     assert "stratus_batch_size_rows_bucket" in text
     assert "stratus_queue_depth 0.0" in text
     assert f'stratus_model_info{{name="{MODEL_NAME}",source=' in text
@@ -213,13 +235,26 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
     for path in (
-        "/predict", "/invocations", "/healthz", "/readyz", "/metrics", "/admin/model",
-        "/admin/reload", "/admin/rollback", "/v2/health/live", "/v2/health/ready",
-        "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer",
-        "/v2/models/{name}/versions/{version}", "/v2/models/{name}/versions/{version}/ready",
+        "/predict",
+        "/invocations",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/admin/model",
+        "/admin/reload",
+        "/admin/rollback",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{name}",
+        "/v2/models/{name}/ready",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}",
+        "/v2/models/{name}/versions/{version}/ready",
         "/v2/models/{name}/versions/{version}/infer",
-    ):  # fmt: skip
+    ):
         assert path in paths, path
     predict = paths["/predict"]["post"]
-    assert predict["requestBody"]["content"]["application/json"]["schema"]["required"] == ["instances"]
+    assert predict["requestBody"]["content"]["application/json"]["schema"]["required"] == [
+        "instances"
+    ]
     assert {"APIKeyHeader", "HTTPBearer"} <= set(schema["components"]["securitySchemes"])

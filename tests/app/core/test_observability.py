@@ -5,17 +5,28 @@ import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from app.core.logging import JsonFormatter, request_id_var
-from tests.app.conftest import ADMIN_KEY, MODEL_NAME, PREDICT_KEY, Trained, auth, serve, settings_for
+from tests.app.conftest import (
+    ADMIN_KEY,
+    MODEL_NAME,
+    PREDICT_KEY,
+    Trained,
+    auth,
+    serve,
+    settings_for,
+)
 
 
 def test_json_log_lines_carry_the_request_id() -> None:
-    record = logging.LogRecord("stratus.test", logging.INFO, __file__, 1, "hello %s", ("you",), None)
+    record = logging.LogRecord(
+        "stratus.test", logging.INFO, __file__, 1, "hello %s", ("you",), None
+    )
     record.model = "m"
     token = request_id_var.set("req-1")
     try:
@@ -33,13 +44,22 @@ def test_access_and_audit_logs(
 ) -> None:
     caplog.set_level(logging.INFO)
     with serve(settings_for(f"{store}/{MODEL_NAME}", access_log=True)) as client:
-        client.post("/predict", json={"instances": logistic.rows(1)}, headers={"X-Request-ID": "r-42", **auth(PREDICT_KEY)})
-        client.post("/predict", json={"instances": logistic.rows(1)}, headers={"X-API-Key": "guess-123"})
+        client.post(
+            "/predict",
+            json={"instances": logistic.rows(1)},
+            headers={"X-Request-ID": "r-42", **auth(PREDICT_KEY)},
+        )
+        client.post(
+            "/predict", json={"instances": logistic.rows(1)}, headers={"X-API-Key": "guess-123"}
+        )
         client.get("/admin/model", headers=auth(PREDICT_KEY))
         client.post("/admin/reload", headers=auth(ADMIN_KEY))
     formatted = [JsonFormatter().format(r) for r in caplog.records]
     access = [json.loads(f) for f in formatted if '"stratus.access"' in f]
-    assert any(a["request_id"] == "r-42" and a["status"] == 200 and a["route"] == "/predict" for a in access)
+    assert any(
+        a["request_id"] == "r-42" and a["status"] == 200 and a["route"] == "/predict"
+        for a in access
+    )
     audit = [json.loads(f) for f in formatted if '"stratus.audit"' in f]
     events = [(a["event"], a.get("reason") or a.get("outcome") or a.get("role")) for a in audit]
     assert ("auth_failure", "invalid_key") in events
@@ -52,9 +72,9 @@ def test_access_and_audit_logs(
 
 
 class _Collector(BaseHTTPRequestHandler):
-    received: list[ExportTraceServiceRequest] = []
+    received: ClassVar[list[ExportTraceServiceRequest]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         message = ExportTraceServiceRequest()
         message.ParseFromString(body)
@@ -82,9 +102,10 @@ def test_spans_are_exported_over_otlp(store: str, logistic: Trained, collector: 
     with serve(settings_for(f"{store}/{MODEL_NAME}", otlp_endpoint=collector)) as client:
         answer: TestClient = client
         answer.post(
-            "/predict", json={"instances": logistic.rows(1)},
+            "/predict",
+            json={"instances": logistic.rows(1)},
             headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01", **auth()},
-        )  # fmt: skip
+        )
     spans = [
         span
         for request in _Collector.received

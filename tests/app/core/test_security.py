@@ -96,8 +96,14 @@ class Issuer:
 
     def token(self, **claims: Any) -> str:
         now = int(time.time())
-        body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300,
-                "realm_access": {"roles": ["predict"]}}  # fmt: skip
+        body = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "alice",
+            "iat": now,
+            "exp": now + 300,
+            "realm_access": {"roles": ["predict"]},
+        }
         body.update(claims)
         body = {k: v for k, v in body.items() if v is not None}
         return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": self.kid})
@@ -105,10 +111,13 @@ class Issuer:
 
 def jwt_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "auth_mode": "jwt", "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
-        "jwt_jwks_url": "https://issuer.test/jwks", "jwt_roles_claim": "realm_access.roles",
+        "auth_mode": "jwt",
+        "jwt_issuer": ISSUER,
+        "jwt_audience": AUDIENCE,
+        "jwt_jwks_url": "https://issuer.test/jwks",
+        "jwt_roles_claim": "realm_access.roles",
         "jwt_leeway_s": 0,
-    }  # fmt: skip
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -188,12 +197,21 @@ def jwt_client(store: str, issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> I
         yield client
 
 
-def test_jwt_auth_through_the_api(jwt_client: TestClient, issuer: Issuer, logistic: Trained) -> None:
+def test_jwt_auth_through_the_api(
+    jwt_client: TestClient, issuer: Issuer, logistic: Trained
+) -> None:
     body = {"instances": logistic.rows(1)}
-    ok = jwt_client.post("/predict", json=body, headers={"Authorization": f"Bearer {issuer.token()}"})
+    ok = jwt_client.post(
+        "/predict", json=body, headers={"Authorization": f"Bearer {issuer.token()}"}
+    )
     assert ok.status_code == 200
     expired = issuer.token(exp=int(time.time()) - 5)
-    assert jwt_client.post("/predict", json=body, headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+    assert (
+        jwt_client.post(
+            "/predict", json=body, headers={"Authorization": f"Bearer {expired}"}
+        ).status_code
+        == 401
+    )
     admin_only = issuer.token(realm_access={"roles": ["admin"]})
     headers = {"Authorization": f"Bearer {admin_only}"}
     assert jwt_client.post("/predict", json=body, headers=headers).status_code == 403

@@ -79,7 +79,10 @@ def test_a_signature_change_needs_permission(tmp_path: Path) -> None:
         answer = client.post("/admin/reload", headers=auth(ADMIN_KEY))
         assert answer.status_code == 409
         assert "STRATUS_ALLOW_SIGNATURE_CHANGE" in answer.json()["error"]
-        assert _metric(client, 'stratus_model_load_failures_total{reason="SignatureChangedError"}') == 1
+        assert (
+            _metric(client, 'stratus_model_load_failures_total{reason="SignatureChangedError"}')
+            == 1
+        )
         assert _version(client, V1) == "1"
     with serve(settings_for(f"{tmp_path}/{MODEL_NAME}", allow_signature_change=True)) as client:
         assert _version(client, wider) == "2"
@@ -95,7 +98,9 @@ def test_rollback_pins_until_the_champion_moves(tmp_path: Path) -> None:
         reload = client.post("/admin/reload", headers=auth(ADMIN_KEY)).json()
         assert reload["outcome"] == "loaded"
         assert reload["model"]["version"] == "2"
-        assert client.post("/admin/reload", headers=auth(ADMIN_KEY)).json()["outcome"] == "unchanged"
+        assert (
+            client.post("/admin/reload", headers=auth(ADMIN_KEY)).json()["outcome"] == "unchanged"
+        )
 
         rollback = client.post("/admin/rollback", headers=auth(ADMIN_KEY)).json()
         assert rollback["model"]["version"] == "1"

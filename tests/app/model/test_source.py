@@ -13,9 +13,15 @@ from tests.conftest import BlobEndpoint, S3Endpoint
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
-        ("models:/stratus-classifier@champion", RegistrySource("stratus-classifier", "champion", None)),
+        (
+            "models:/stratus-classifier@champion",
+            RegistrySource("stratus-classifier", "champion", None),
+        ),
         ("models:/m/3", RegistrySource("m", "champion", None, "3")),
-        ("s3://bucket/prefix/stratus-classifier", StoreSource("s3://bucket/prefix", "stratus-classifier", "champion")),
+        (
+            "s3://bucket/prefix/stratus-classifier",
+            StoreSource("s3://bucket/prefix", "stratus-classifier", "champion"),
+        ),
         ("az://models/m@staging", StoreSource("az://models", "m", "staging")),
         ("/srv/store/m", StoreSource("/srv/store", "m", "champion")),
     ],
@@ -24,9 +30,11 @@ def test_parse_model_uri(uri: str, expected: object) -> None:
     assert parse_model_uri(uri, None) == expected
 
 
-@pytest.mark.parametrize("uri", ["models:/", "models:/m@", "models:/m/x", "m", "s3://bucket", "s3://b/@x"])
+@pytest.mark.parametrize(
+    "uri", ["models:/", "models:/m@", "models:/m/x", "m", "s3://bucket", "s3://b/@x"]
+)
 def test_bad_model_uri_says_what_is_expected(uri: str) -> None:
-    with pytest.raises(ModelSourceError, match="expected|no bucket"):
+    with pytest.raises(ModelSourceError, match=r"expected|no bucket"):
         parse_model_uri(uri, None)
 
 
@@ -54,7 +62,9 @@ def test_corrupt_bundle_is_refused(tmp_path: Path, logistic: Trained) -> None:
         source.load(source.resolve("champion"), None)
 
 
-def test_s3_store(s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch, logistic: Trained) -> None:
+def test_s3_store(
+    s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch, logistic: Trained
+) -> None:
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
     import boto3
@@ -66,7 +76,9 @@ def test_s3_store(s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch, logist
     _load(source, logistic)
 
 
-def test_azure_store(azurite: BlobEndpoint, monkeypatch: pytest.MonkeyPatch, logistic: Trained) -> None:
+def test_azure_store(
+    azurite: BlobEndpoint, monkeypatch: pytest.MonkeyPatch, logistic: Trained
+) -> None:
     for key, value in azurite.env().items():
         monkeypatch.setenv(key, value)
     from azure.storage.blob import BlobServiceClient

@@ -33,9 +33,12 @@ def rows() -> np.ndarray:
 
 def batcher(metrics: Metrics | None = None, **overrides: Any) -> MicroBatcher:
     options: dict[str, Any] = {
-        "max_batch_size": 256, "max_wait_ms": 0, "max_queue": 1024, "timeout_s": 5.0,
+        "max_batch_size": 256,
+        "max_wait_ms": 0,
+        "max_queue": 1024,
+        "timeout_s": 5.0,
         "use_thread": False,
-    }  # fmt: skip
+    }
     options.update(overrides)
     return MicroBatcher(metrics or Metrics(), **options)
 
@@ -154,11 +157,13 @@ def test_one_bad_request_does_not_fail_its_batch(model: LoadedModel, rows: np.nd
         b = batcher()
         b.start()
         results = await asyncio.gather(
-            b.submit(picky, rows[:1]), b.submit(picky, bad), b.submit(picky, rows[1:2]),
+            b.submit(picky, rows[:1]),
+            b.submit(picky, bad),
+            b.submit(picky, rows[1:2]),
             return_exceptions=True,
-        )  # fmt: skip
+        )
         await b.stop()
-        return results
+        return list(results)
 
     good, failed, other = asyncio.run(scenario())
     assert isinstance(failed, PredictFailedError)

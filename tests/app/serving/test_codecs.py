@@ -25,7 +25,14 @@ def test_records_columns_split_and_v2_give_the_same_matrix() -> None:
     columns = {name: [row[i] for row in ROWS] for i, name in enumerate(SCHEMA.names)}
     shuffled = ["c", "mean radius", "b"]
     split = {"columns": shuffled, "data": [[r[2], r[0], r[1]] for r in ROWS]}
-    tensor = [{"name": "x", "shape": [2, 3], "datatype": "FP64", "data": sum(ROWS, [])}]
+    tensor = [
+        {
+            "name": "x",
+            "shape": [2, 3],
+            "datatype": "FP64",
+            "data": [value for row in ROWS for value in row],
+        }
+    ]
     nested = [{"name": "x", "shape": [2, 3], "datatype": "FP64", "data": ROWS}]
     per_feature = [
         {"name": name, "shape": [2], "datatype": "FP64", "data": values}
