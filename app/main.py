@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +16,7 @@ from fastapi import FastAPI
 from app.api.errors import install_error_handlers
 from app.api.main import api_router
 from app.core.config import PredictExecutor, Settings, get_settings
-from app.core.logging import configure_logging
+from app.core.logging import AccessLog, configure_logging
 from app.core.metrics import Metrics
 from app.core.middleware import RequestContextMiddleware
 from app.core.security import build_authenticator
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     authenticator = build_authenticator(settings)  # bad key files fail here, at start-up
     source = parse_model_uri(settings.model_uri, settings.mlflow_tracking_uri)
     tracing = setup_tracing(settings)
+    access_log = AccessLog(sys.stdout.buffer) if settings.access_log else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         app.state.dataplane = DataPlane(manager, batcher)
         app.state.stopping = False
         batcher.start()
+        flusher = asyncio.get_running_loop().create_task(access_log.run()) if access_log else None
         await manager.load_initial()
         manager.start_watching()
         logger.info(
@@ -79,6 +84,10 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
             app.state.stopping = True
             await manager.stop()
             await batcher.stop()
+            if flusher is not None:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
             close = getattr(getattr(authenticator, "jwks", None), "aclose", None)
             if close is not None:
                 await close()
@@ -95,12 +104,13 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.authenticator = authenticator
+    app.state.access_log = access_log
     install_error_handlers(app, settings.retry_after_s)
     app.include_router(api_router)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
-        access_log_enabled=settings.access_log,
+        access_log=access_log,
         tracing=tracing,
     )
     return app

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.logging import access_log, request_id_var
+from app.core.logging import AccessLog, request_id_var
 from app.core.metrics import Metrics
 from app.core.tracing import Tracing
 
@@ -25,11 +25,16 @@ def _route_label(scope: Scope) -> str:
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, access_log_enabled: bool, tracing: Tracing | None
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        access_log: AccessLog | None,
+        tracing: Tracing | None,
     ) -> None:
         self.app = app
         self.metrics = metrics
-        self.access_log_enabled = access_log_enabled
+        self.access_log = access_log
         self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,17 +74,18 @@ class RequestContextMiddleware:
             self.metrics.observe_request(route, method, status, elapsed)
             if span is not None:
                 self._end_span(span, route, status, request_id)
-            if self.access_log_enabled:
-                access_log.info(
-                    "request",
-                    extra={
+            if self.access_log is not None:
+                client = scope.get("client")
+                self.access_log.write(
+                    {
+                        "request_id": request_id,
                         "method": method,
                         "path": scope["path"],
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 3),
-                        "client": (scope.get("client") or (None,))[0],
-                    },
+                        "client": client[0] if client else None,
+                    }
                 )
             request_id_var.reset(token)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -43,7 +44,9 @@ def test_access_and_audit_logs(
     store: str, logistic: Trained, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
+    stream = io.BytesIO()
     with serve(settings_for(f"{store}/{MODEL_NAME}", access_log=True)) as client:
+        client.app.state.access_log.stream = stream  # type: ignore[attr-defined]
         client.post(
             "/predict",
             json={"instances": logistic.rows(1)},
@@ -55,7 +58,9 @@ def test_access_and_audit_logs(
         client.get("/admin/model", headers=auth(PREDICT_KEY))
         client.post("/admin/reload", headers=auth(ADMIN_KEY))
     formatted = [JsonFormatter().format(r) for r in caplog.records]
-    access = [json.loads(f) for f in formatted if '"stratus.access"' in f]
+    access = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(access) == 4
+    assert all(a["logger"] == "stratus.access" for a in access)
     assert any(
         a["request_id"] == "r-42" and a["status"] == 200 and a["route"] == "/predict"
         for a in access
@@ -65,7 +70,7 @@ def test_access_and_audit_logs(
     assert ("auth_failure", "invalid_key") in events
     assert ("auth_forbidden", "admin") in events
     assert ("admin_reload", "unchanged") in events
-    for line in formatted:  # keys are never logged
+    for line in [*formatted, stream.getvalue().decode()]:  # keys are never logged
         assert PREDICT_KEY not in line
         assert ADMIN_KEY not in line
         assert "guess-123" not in line
