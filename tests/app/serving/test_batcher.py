@@ -190,3 +190,14 @@ def test_labels_from_probabilities_equal_predict(tmp_path: Path, kind: str) -> N
     fast = loaded.predict(features)
     np.testing.assert_array_equal(fast.labels, trained.pipeline.predict(features))
     np.testing.assert_array_equal(fast.probabilities, trained.pipeline.predict_proba(features))
+
+
+def test_forests_skip_joblib_with_identical_answers(tmp_path: Path) -> None:
+    trained = train("forest", width=5, seed=7)
+    path = save_model_dir(trained, tmp_path / "m")
+    loaded = load_model_dir(path, ModelIdentity("m", "1", str(path)))
+    assert loaded._direct_proba is not None
+    features = np.random.default_rng(1).normal(size=(300, 5)) * 2
+    fast = loaded.predict(features)
+    np.testing.assert_array_equal(fast.probabilities, trained.pipeline.predict_proba(features))
+    np.testing.assert_array_equal(fast.labels, trained.pipeline.predict(features))
