@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sklearn
 from numpy.typing import NDArray
 
 from app.model.schema import FeatureSchema, SignatureError
@@ -105,6 +106,11 @@ class LoadedModel:
         return self.classes is not None
 
     def predict(self, features: NDArray[np.float64]) -> Prediction:
+        # the service has validated types and finiteness already: skip sklearn's re-checks
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return self._predict(features)
+
+    def _predict(self, features: NDArray[np.float64]) -> Prediction:
         inputs: Any = features
         if self.needs_dataframe:
             import pandas as pd  # only for estimators that select columns by name
