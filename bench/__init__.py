@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.<name> [--quick]` print figures, they do not pass or fail."""

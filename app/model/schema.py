@@ -1,0 +1,73 @@
+"""The input contract of a served model, taken from its MLflow signature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+NUMERIC_TYPES = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32"}
+INTEGER_TYPES = frozenset({"long", "integer"})
+
+
+class SignatureError(ValueError):
+    """The model's signature cannot be served (missing, tensor-based or non-numeric)."""
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """Ordered feature names and MLflow column types; what every request is validated against."""
+
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    allow_nan: bool = False
+    index: dict[str, int] = field(init=False, compare=False, repr=False)
+    name_set: frozenset[str] = field(init=False, compare=False, repr=False)
+    integer_columns: tuple[int, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.types):
+            raise SignatureError("feature names and types differ in length")
+        if len(set(self.names)) != len(self.names):
+            raise SignatureError("feature names are not unique")
+        object.__setattr__(self, "index", {name: i for i, name in enumerate(self.names)})
+        object.__setattr__(self, "name_set", frozenset(self.names))
+        object.__setattr__(
+            self,
+            "integer_columns",
+            tuple(i for i, kind in enumerate(self.types) if kind in INTEGER_TYPES),
+        )
+
+    @property
+    def width(self) -> int:
+        return len(self.names)
+
+    def same_contract(self, other: FeatureSchema) -> bool:
+        return self.names == other.names and self.types == other.types
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "datatype": NUMERIC_TYPES[kind], "shape": [-1]}
+            for name, kind in zip(self.names, self.types, strict=True)
+        ]
+
+    @classmethod
+    def from_signature(cls, signature: Any, *, allow_nan: bool) -> FeatureSchema:
+        """Build from an ``mlflow.models.ModelSignature`` with a column-based input schema."""
+        if signature is None or signature.inputs is None:
+            raise SignatureError("the model has no input signature; log it with signature=...")
+        inputs = signature.inputs
+        if inputs.is_tensor_spec():
+            raise SignatureError("tensor-based signatures are not served; log a column schema")
+        names = inputs.input_names()
+        if any(not isinstance(name, str) for name in names):
+            raise SignatureError("every signature column needs a name")
+        types = []
+        for spec in inputs.inputs:
+            kind = str(getattr(spec.type, "name", spec.type))
+            if kind not in NUMERIC_TYPES:
+                raise SignatureError(
+                    f"column {spec.name!r} has type {kind!r}; the service serves numeric columns "
+                    f"({', '.join(NUMERIC_TYPES)})"
+                )
+            types.append(kind)
+        return cls(names=tuple(names), types=tuple(types), allow_nan=allow_nan)

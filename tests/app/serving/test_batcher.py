@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.core.metrics import Metrics
+from app.model.loaded import LoadedModel, ModelIdentity, load_model_dir
+from app.serving.batcher import (
+    MicroBatcher,
+    OverloadedError,
+    PredictFailedError,
+    RequestTimeoutError,
+)
+from tests.app.conftest import Trained, save_model_dir, train
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    trained = train("forest", width=5)
+    path = save_model_dir(trained, tmp_path_factory.mktemp("m") / "model")
+    return load_model_dir(path, ModelIdentity("m", "1", str(path)))
+
+
+@pytest.fixture(scope="module")
+def rows() -> np.ndarray:
+    return train("forest", width=5).frame.to_numpy()[:40]
+
+
+def batcher(metrics: Metrics | None = None, **overrides: Any) -> MicroBatcher:
+    options: dict[str, Any] = {
+        "max_batch_size": 256,
+        "max_wait_ms": 0,
+        "max_queue": 1024,
+        "timeout_s": 5.0,
+        "use_thread": False,
+    }
+    options.update(overrides)
+    return MicroBatcher(metrics or Metrics(), **options)
+
+
+@pytest.mark.parametrize("use_thread", [False, True])
+def test_concurrent_requests_are_coalesced_and_answer_like_single_calls(
+    model: LoadedModel, rows: np.ndarray, use_thread: bool
+) -> None:
+    async def scenario() -> tuple[list[Any], int]:
+        b = batcher(use_thread=use_thread)
+        b.start()
+        results = await asyncio.gather(*(b.submit(model, rows[i : i + 1]) for i in range(40)))
+        await b.stop()
+        return results, b.batches
+
+    results, batches = asyncio.run(scenario())
+    assert batches < 40  # coalesced
+    for i, result in enumerate(results):
+        alone = model.predict(rows[i : i + 1])
+        np.testing.assert_array_equal(result.labels, alone.labels)
+        np.testing.assert_array_equal(result.probabilities, alone.probabilities)
+
+
+def test_a_lone_request_does_not_wait_for_a_batch(model: LoadedModel, rows: np.ndarray) -> None:
+    async def scenario() -> int:
+        b = batcher(max_wait_ms=1000)
+        b.start()
+        await b.submit(model, rows[:1])  # would take 1 s if it waited for the batch to fill
+        await b.stop()
+        return b.batches
+
+    started = time.monotonic()
+    assert asyncio.run(scenario()) == 1
+    assert time.monotonic() - started < 0.9
+
+
+def test_max_batch_size_splits_batches(model: LoadedModel, rows: np.ndarray) -> None:
+    async def scenario() -> int:
+        b = batcher(max_batch_size=4)
+        b.start()
+        await asyncio.gather(*(b.submit(model, rows[i : i + 1]) for i in range(20)))
+        await b.stop()
+        return b.batches
+
+    assert asyncio.run(scenario()) >= 5
+
+
+class SlowModel:
+    """Wraps a model so that predicting takes a while (to fill the queue)."""
+
+    def __init__(self, inner: LoadedModel, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+
+    def predict(self, features: np.ndarray) -> Any:
+        time.sleep(self.seconds)
+        return self.inner.predict(features)
+
+
+def test_a_full_queue_refuses_at_once(model: LoadedModel, rows: np.ndarray) -> None:
+    slow: Any = SlowModel(model, 0.3)
+    metrics = Metrics()
+
+    async def scenario() -> tuple[list[Any], float]:
+        b = batcher(metrics, max_queue=2, use_thread=True)
+        b.start()
+        first = asyncio.ensure_future(b.submit(slow, rows[:1]))
+        await asyncio.sleep(0.05)  # the first batch is being predicted
+        queued = [asyncio.ensure_future(b.submit(slow, rows[:1])) for _ in range(2)]
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        with pytest.raises(OverloadedError):
+            await b.submit(slow, rows[:1])
+        refused_after = time.monotonic() - started
+        results = await asyncio.gather(first, *queued)
+        await b.stop()
+        return results, refused_after
+
+    results, refused_after = asyncio.run(scenario())
+    assert refused_after < 0.05
+    assert len(results) == 3
+    assert metrics.rejected.labels("queue_full")._value.get() == 1
+
+
+def test_requests_time_out(model: LoadedModel, rows: np.ndarray) -> None:
+    slow: Any = SlowModel(model, 0.6)
+
+    async def scenario() -> None:
+        b = batcher(timeout_s=0.2, use_thread=True)
+        b.start()
+        with pytest.raises(RequestTimeoutError):
+            await b.submit(slow, rows[:1])
+        await b.stop()
+
+    asyncio.run(scenario())
+
+
+class PickyModel:
+    """Raises when a batch contains a negative first feature (a model refusing one input)."""
+
+    def __init__(self, inner: LoadedModel) -> None:
+        self.inner = inner
+
+    def predict(self, features: np.ndarray) -> Any:
+        if (features[:, 0] < -1e6).any():
+            raise ValueError("value out of range")
+        return self.inner.predict(features)
+
+
+def test_one_bad_request_does_not_fail_its_batch(model: LoadedModel, rows: np.ndarray) -> None:
+    picky: Any = PickyModel(model)
+    bad = rows[:1].copy()
+    bad[0, 0] = -1e9
+
+    async def scenario() -> list[Any]:
+        b = batcher()
+        b.start()
+        results = await asyncio.gather(
+            b.submit(picky, rows[:1]),
+            b.submit(picky, bad),
+            b.submit(picky, rows[1:2]),
+            return_exceptions=True,
+        )
+        await b.stop()
+        return list(results)
+
+    good, failed, other = asyncio.run(scenario())
+    assert isinstance(failed, PredictFailedError)
+    assert not isinstance(good, Exception)
+    assert not isinstance(other, Exception)
+
+
+def test_model_load_keeps_the_signature(tmp_path: Path) -> None:
+    trained: Trained = train("logistic", width=3)
+    path = save_model_dir(trained, tmp_path / "m")
+    loaded = load_model_dir(path, ModelIdentity("m", "1", str(path)))
+    assert loaded.schema.names == ("feature 0", "feature 1", "feature 2")
+    assert loaded.classes == [0, 1]
+    assert not loaded.needs_dataframe
+
+
+@pytest.mark.parametrize("kind", ["logistic", "forest"])
+def test_labels_from_probabilities_equal_predict(tmp_path: Path, kind: str) -> None:
+    trained = train(kind, width=5, seed=4)
+    path = save_model_dir(trained, tmp_path / "m")
+    loaded = load_model_dir(path, ModelIdentity("m", "1", str(path)))
+    assert loaded.labels_from_probabilities
+    features = np.random.default_rng(0).normal(size=(500, 5)) * 3
+    fast = loaded.predict(features)
+    np.testing.assert_array_equal(fast.labels, trained.pipeline.predict(features))
+    np.testing.assert_array_equal(fast.probabilities, trained.pipeline.predict_proba(features))
+
+
+def test_forests_skip_joblib_with_identical_answers(tmp_path: Path) -> None:
+    trained = train("forest", width=5, seed=7)
+    path = save_model_dir(trained, tmp_path / "m")
+    loaded = load_model_dir(path, ModelIdentity("m", "1", str(path)))
+    assert loaded._direct_proba is not None
+    features = np.random.default_rng(1).normal(size=(300, 5)) * 2
+    fast = loaded.predict(features)
+    np.testing.assert_array_equal(fast.probabilities, trained.pipeline.predict_proba(features))
+    np.testing.assert_array_equal(fast.labels, trained.pipeline.predict(features))
