@@ -19,9 +19,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## run: train on the bundled dataset, register in a local MLflow, serve the champion
+## run: train on the bundled dataset, register in a local MLflow, serve the champion on :8080
+##      (a candidate the gate rejects, exit 3, still leaves the current champion to serve)
+LOCAL_STORE := .stratus/model-store
 run: venv
-	$(PY) -m training run
+	$(PY) -m training run || test $$? -eq 3
+	@echo "Serving the champion from $(LOCAL_STORE) on http://127.0.0.1:8080 (auth disabled: local run)"
+	@echo "  docs: http://127.0.0.1:8080/docs   metadata: curl -s http://127.0.0.1:8080/v2/models/stratus-classifier"
+	STRATUS_AUTH_MODE=disabled STRATUS_HOST=127.0.0.1 \
+	STRATUS_MODEL_URI=$(LOCAL_STORE)/stratus-classifier $(PY) -m app
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -36,8 +42,9 @@ pytest: venv node
 ## test: lint, type-check and the whole test suite (real servers started by the tests)
 test: lint typecheck pytest
 
+## bench: the benchmarks (figures, not pass/fail); BENCH_ARGS=--quick for a smoke run
 bench: venv
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .stratus .mypy_cache .ruff_cache .pytest_cache

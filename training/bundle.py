@@ -28,6 +28,8 @@ from fsspec import AbstractFileSystem
 from pydantic import BaseModel, ConfigDict, Field
 
 POINTER_FILE = "champion.json"
+#: The champion a publish replaced, mirroring the registry alias ``previous`` (rollback target).
+PREVIOUS_POINTER_FILE = "previous.json"
 VERSIONS_DIR = "versions"
 FORMAT_VERSION = 1
 
@@ -116,8 +118,14 @@ def write_bundle(
     run_id: str | None = None,
     metrics: Mapping[str, float] | None = None,
     tags: Mapping[str, str] | None = None,
+    keep_previous: bool = True,
 ) -> ModelPointer:
-    """Upload a local MLflow model directory as ``NAME/versions/VERSION`` then move the pointer."""
+    """Upload a local MLflow model directory as ``NAME/versions/VERSION`` then move the pointer.
+
+    With ``keep_previous`` the champion pointer being replaced (when it names another version)
+    becomes ``NAME/previous.json``, as the registry's ``previous`` alias does; without it (a
+    rollback, after which the registry has no ``previous``) ``NAME/previous.json`` is removed.
+    """
     files = local_file_digests(local_dir)
     if not files:
         raise BundleError(f"model directory {local_dir} is empty")
@@ -146,6 +154,14 @@ def write_bundle(
         tags=dict(tags or {}),
     )
     fs.makedirs(posixpath.join(root, name), exist_ok=True)
+    previous_path = posixpath.join(root, name, PREVIOUS_POINTER_FILE)
+    if keep_previous:
+        with contextlib.suppress(FileNotFoundError):
+            replaced = fs.cat_file(pointer_path(root, name))
+            if ModelPointer.model_validate_json(replaced).version != pointer.version:
+                _write_atomically(fs, previous_path, replaced)
+    else:
+        _remove_quietly(fs, previous_path)
     _write_atomically(fs, pointer_path(root, name), pointer.model_dump_json(indent=2).encode())
     return pointer
 

@@ -143,7 +143,9 @@ def _client(config: TrainingConfig) -> tuple[Any, str]:
     return registry.client_for(uri), uri
 
 
-def _republish(config: TrainingConfig, client: Any, name: str, version: str) -> None:
+def _republish(
+    config: TrainingConfig, client: Any, name: str, version: str, *, rollback: bool = False
+) -> None:
     """Point every configured store at ``version`` after the champion alias moved."""
     stores = [config.resolve(s) for s in config.publish.stores]
     if not stores:
@@ -162,6 +164,7 @@ def _republish(config: TrainingConfig, client: Any, name: str, version: str) -> 
         run_id=model_version.run_id,
         metrics=metrics,
         tags=tags,
+        keep_previous=not rollback,
     )
     for published in results:
         console.print(f"published {name} v{version} to {published.store}", highlight=False)
@@ -199,7 +202,7 @@ def rollback(
         client, _ = _client(config)
         restored, demoted = registry.rollback(client, name)
         console.print(f"{name}: champion → v{restored} (was v{demoted})", highlight=False)
-        _republish(config, client, name, restored)
+        _republish(config, client, name, restored, rollback=True)
     except TrainingError as exc:
         raise _fail(exc) from None
 

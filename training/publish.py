@@ -41,8 +41,12 @@ def publish(
     run_id: str | None,
     metrics: dict[str, float],
     tags: dict[str, str],
+    keep_previous: bool = True,
 ) -> list[Published]:
-    """Write ``name`` v``version`` to every store; raise ``PublishError`` if any store failed."""
+    """Write ``name`` v``version`` to every store; raise ``PublishError`` if any store failed.
+
+    ``keep_previous``: see :func:`training.bundle.write_bundle` (False when rolling back).
+    """
     results: list[Published] = []
     with tempfile.TemporaryDirectory(prefix="stratus-bundle-") as scratch:
         local_dir = download_version(name, version, Path(scratch))
@@ -59,6 +63,7 @@ def publish(
                     run_id=run_id,
                     metrics=metrics,
                     tags=tags,
+                    keep_previous=keep_previous,
                 )
                 results.append(Published(store, pointer))
             except Exception as exc:  # any store failure is reported, the others still publish

@@ -9,6 +9,7 @@ come from the providers registered with :func:`computed_outputs` and :func:`invo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from collections import Counter
@@ -245,6 +246,9 @@ def run_stack(
     for key, value in (override or {}).items():
         values[key] = value if isinstance(value, str) else json.dumps(value)
 
+    # Other tests (asyncio.run, anyio portals) may have closed or unset this thread's loop; the
+    # Pulumi runtime drives the program on the thread's current loop.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     settings.reset_options()
     pulumi.runtime.set_all_config(values)
     monitor = _CapturingMonitor(_Mocks())

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
-from training.bundle import BundleError, fetch_bundle, open_store, read_pointer, write_bundle
+from training.bundle import (
+    BundleError,
+    ModelPointer,
+    fetch_bundle,
+    open_store,
+    read_pointer,
+    write_bundle,
+)
 
 
 class FailingAfter(LocalFileSystem):  # type: ignore[misc]
@@ -27,7 +34,7 @@ class FailingAfter(LocalFileSystem):  # type: ignore[misc]
 
 def _model_dir(tmp_path: Path, content: str = "v") -> Path:
     directory = tmp_path / f"model-{content}"
-    (directory / "sub").mkdir(parents=True)
+    (directory / "sub").mkdir(parents=True, exist_ok=True)
     for name in ("MLmodel", "model.pkl", "sub/requirements.txt"):
         (directory / name).write_text(f"{name} {content}")
     return directory
@@ -77,3 +84,36 @@ def test_tampered_bundle_fails_its_checksum(tmp_path: Path) -> None:
     (tmp_path / "store" / "m" / "versions" / "1" / "model.pkl").write_text("tampered")
     with pytest.raises(BundleError, match=r"model\.pkl of m v1 fails its checksum"):
         fetch_bundle(fs, root, read_pointer(fs, root, "m"), tmp_path / "fetched")
+
+
+def _pointer_version(fs: Any, root: str, alias: str) -> str | None:
+    path = f"{root}/m/{alias}.json"
+    if not fs.exists(path):
+        return None
+    return str(ModelPointer.model_validate_json(fs.cat_file(path)).version)
+
+
+def test_replaced_champion_becomes_previous_and_rollback_clears_it(tmp_path: Path) -> None:
+    fs, root = open_store(str(tmp_path / "store"))
+    _write(fs, root, _model_dir(tmp_path, "one"), "1")
+    assert _pointer_version(fs, root, "previous") is None
+    _write(fs, root, _model_dir(tmp_path, "two"), "2")
+    assert (_pointer_version(fs, root, "champion"), _pointer_version(fs, root, "previous")) == (
+        "2",
+        "1",
+    )
+    _write(fs, root, _model_dir(tmp_path, "two"), "2")  # republishing the champion changes nothing
+    assert _pointer_version(fs, root, "previous") == "1"
+    write_bundle(
+        fs,
+        root,
+        local_dir=_model_dir(tmp_path, "one"),
+        name="m",
+        version="1",
+        source_uri="models:/m/1",
+        keep_previous=False,
+    )
+    assert (_pointer_version(fs, root, "champion"), _pointer_version(fs, root, "previous")) == (
+        "1",
+        None,
+    )

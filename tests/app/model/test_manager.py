@@ -91,10 +91,8 @@ def test_a_signature_change_needs_permission(tmp_path: Path) -> None:
 def test_rollback_pins_until_the_champion_moves(tmp_path: Path) -> None:
     store = tmp_path
     publish(str(store), V1, "1")
-    pointer = store / MODEL_NAME / "champion.json"
     with serve(settings_for(f"{store}/{MODEL_NAME}")) as client:
-        shutil.copy(pointer, store / MODEL_NAME / "previous.json")
-        publish(str(store), V2, "2")
+        publish(str(store), V2, "2")  # the publisher keeps the replaced v1 as previous.json
         reload = client.post("/admin/reload", headers=auth(ADMIN_KEY)).json()
         assert reload["outcome"] == "loaded"
         assert reload["model"]["version"] == "2"
