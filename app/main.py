@@ -14,8 +14,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.errors import install_error_handlers
-from app.api.main import api_router
+from app.api.errors import ErrorRenderer, install_error_handlers
+from app.api.fast_path import ScoringFastPath
+from app.api.main import api_router, scoring_routes
 from app.core.config import PredictExecutor, Settings, get_settings
 from app.core.logging import AccessLog, configure_logging
 from app.core.metrics import Metrics
@@ -37,7 +38,8 @@ def _mlflow_client_limits(settings: Settings) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 
 
-def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> ScoringFastPath:
+    """The FastAPI app wrapped in the scoring fast path (``.app`` is the FastAPI app itself)."""
     settings = settings or get_settings()
     metrics = metrics or Metrics()
     authenticator = build_authenticator(settings)  # bad key files fail here, at start-up
@@ -110,7 +112,8 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     app.state.metrics = metrics
     app.state.authenticator = authenticator
     app.state.access_log = access_log
-    install_error_handlers(app, settings.retry_after_s)
+    errors = ErrorRenderer(settings.retry_after_s)
+    install_error_handlers(app, errors)
     app.include_router(api_router)
     app.add_middleware(
         RequestContextMiddleware,
@@ -118,19 +121,26 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         access_log=access_log,
         tracing=tracing,
     )
-    return app
+    return ScoringFastPath(
+        app,
+        scoring_routes(),
+        errors=errors,
+        metrics=metrics,
+        access_log=access_log,
+        tracing=tracing,
+    )
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> ScoringFastPath:
     settings = get_settings()
     configure_logging(settings.log_level)
     return create_app(settings)
 
 
-_APP: FastAPI | None = None
+_APP: ScoringFastPath | None = None
 
 
-def __getattr__(name: str) -> FastAPI:
+def __getattr__(name: str) -> ScoringFastPath:
     """``app.main:app`` is built on first access, so importing this module reads no config."""
     global _APP
     if name != "app":

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
 from fastapi import FastAPI, Request
@@ -48,77 +48,82 @@ def error_response(
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
-def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
-    retry = {"Retry-After": str(retry_after_s)}
+Renderer = Callable[[Exception], Response]
 
-    async def api_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
-    async def input_error(_: Request, exc: Exception) -> Response:
-        return error_response(422, "invalid_input", str(exc))
+class ErrorRenderer:
+    """Turns any exception into the service's JSON error response.
 
-    async def auth_error(_: Request, exc: Exception) -> Response:
-        return error_response(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"})
+    One table for both ways a request is served: FastAPI's exception handlers (installed by
+    :func:`install_error_handlers`) and the scoring fast path (``app.api.fast_path``). Like
+    Starlette's handler lookup, the most specific class in the exception's MRO wins.
+    """
 
-    async def not_ready(_: Request, exc: Exception) -> Response:
-        return error_response(503, "not_ready", str(exc), retry)
+    def __init__(self, retry_after_s: int) -> None:
+        retry = {"Retry-After": str(retry_after_s)}
 
-    async def overloaded(_: Request, exc: Exception) -> Response:
-        return error_response(503, "overloaded", f"the service is overloaded: {exc}", retry)
+        def api_error(exc: Exception) -> Response:
+            assert isinstance(exc, ApiError)
+            return error_response(exc.status, exc.code, exc.message, exc.headers)
 
-    async def stopping(_: Request, exc: Exception) -> Response:
-        return error_response(503, "shutting_down", str(exc), retry)
+        def validation(exc: Exception) -> Response:
+            assert isinstance(exc, RequestValidationError)
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+                for e in exc.errors()
+            )
+            return error_response(422, "invalid_request", problems or "invalid request")
 
-    async def timed_out(_: Request, exc: Exception) -> Response:
-        return error_response(504, "timeout", str(exc))
+        def http_error(exc: Exception) -> Response:
+            assert isinstance(exc, StarletteHTTPException)
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 
-    async def unknown_model(_: Request, exc: Exception) -> Response:
-        return error_response(404, "unknown_model", str(exc).strip("'\""))
+        def unexpected(exc: Exception) -> Response:
+            logger.exception("unhandled error", exc_info=exc)
+            return error_response(500, "internal_error", "internal error; see the service log")
 
-    async def predict_failed(_: Request, exc: Exception) -> Response:
-        return error_response(
-            422, "model_rejected_input", f"the model cannot score this input: {exc}"
-        )
+        self.renderers: dict[type[Exception], Renderer] = {
+            ApiError: api_error,
+            InputError: lambda exc: error_response(422, "invalid_input", str(exc)),
+            AuthError: lambda exc: error_response(
+                401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"}
+            ),
+            ModelNotReadyError: lambda exc: error_response(503, "not_ready", str(exc), retry),
+            OverloadedError: lambda exc: error_response(
+                503, "overloaded", f"the service is overloaded: {exc}", retry
+            ),
+            BatcherStoppedError: lambda exc: error_response(503, "shutting_down", str(exc), retry),
+            RequestTimeoutError: lambda exc: error_response(504, "timeout", str(exc)),
+            UnknownModelError: lambda exc: error_response(
+                404, "unknown_model", str(exc).strip("'\"")
+            ),
+            PredictFailedError: lambda exc: error_response(
+                422, "model_rejected_input", f"the model cannot score this input: {exc}"
+            ),
+            # 409: the served model is unchanged; the requested one cannot be loaded now
+            ModelLoadError: lambda exc: error_response(409, "model_load_failed", str(exc)),
+            RequestValidationError: validation,
+            StarletteHTTPException: http_error,
+            # the client left; nothing to answer
+            ClientDisconnect: lambda exc: Response(status_code=499),
+            Exception: unexpected,
+        }
 
-    async def load_failed(_: Request, exc: Exception) -> Response:
-        # 409: the served model is unchanged; the requested one cannot be loaded now
-        return error_response(409, "model_load_failed", str(exc))
+    def render(self, exc: Exception) -> Response:
+        for cls in type(exc).__mro__:
+            renderer = self.renderers.get(cls)
+            if renderer is not None:
+                return renderer(exc)
+        return self.renderers[Exception](exc)  # not reached: every exception is an Exception
 
-    async def validation(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
-        )
-        return error_response(422, "invalid_request", problems or "invalid request")
 
-    async def http_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+def install_error_handlers(app: FastAPI, errors: ErrorRenderer) -> None:
+    """Register ``errors`` for each exception class it knows (``Exception`` lands in Starlette's
+    ``ServerErrorMiddleware``, the others in its ``ExceptionMiddleware``)."""
 
-    async def disconnected(_: Request, exc: Exception) -> Response:
-        return Response(status_code=499)  # the client left; nothing to answer
+    async def handler(_: Request, exc: Exception) -> Response:
+        return errors.render(exc)
 
-    async def unexpected(_: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "internal error; see the service log")
-
-    handlers = {
-        ApiError: api_error,
-        InputError: input_error,
-        AuthError: auth_error,
-        ModelNotReadyError: not_ready,
-        OverloadedError: overloaded,
-        BatcherStoppedError: stopping,
-        RequestTimeoutError: timed_out,
-        UnknownModelError: unknown_model,
-        PredictFailedError: predict_failed,
-        ModelLoadError: load_failed,
-        RequestValidationError: validation,
-        StarletteHTTPException: http_error,
-        ClientDisconnect: disconnected,
-        Exception: unexpected,
-    }
-    for exc_class, handler in handlers.items():
+    for exc_class in errors.renderers:
         app.add_exception_handler(exc_class, handler)
