@@ -169,7 +169,7 @@ def write_bundle(
 def _write_atomically(fs: AbstractFileSystem, path: str, data: bytes) -> None:
     """One object PUT on object stores (atomic there); temp file + rename on a local disk, where
     a plain write would let a reader see a truncated pointer."""
-    if not _is_local(fs):
+    if not is_local_filesystem(fs):
         fs.pipe_file(path, data)
         return
     temporary = f"{path}.{uuid.uuid4().hex}.tmp"
@@ -177,7 +177,8 @@ def _write_atomically(fs: AbstractFileSystem, path: str, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def _is_local(fs: AbstractFileSystem) -> bool:
+def is_local_filesystem(fs: AbstractFileSystem) -> bool:
+    """A local disk (where a write is not atomic, unlike one object PUT on S3 or Blob)."""
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     return "file" in protocols or "local" in protocols
 

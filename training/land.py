@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from training.bundle import is_local_filesystem
 from training.errors import DataSourceError
 
 ROW_GROUP = 131_072
@@ -54,7 +55,7 @@ def land(frame: pd.DataFrame, processed_url: str) -> LandedData:
         if fs.exists(target):
             return LandedData(key, url, rows, columns, written=False)
         fs.makedirs(root, exist_ok=True)
-        if _is_local(fs):
+        if is_local_filesystem(fs):
             temporary = posixpath.join(root, f".{key}.{uuid.uuid4().hex}.tmp")
             with fs.open(temporary, "wb") as handle:
                 write_parquet(frame, handle)
@@ -75,11 +76,6 @@ def write_parquet(frame: pd.DataFrame, handle: Any, rows_per_group: int = ROW_GR
         for start in range(0, len(frame), rows_per_group):
             chunk = frame.iloc[start : start + rows_per_group]
             writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
-
-
-def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
-    protocol = fs.protocol
-    return "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
 
 
 def _unstrip(url: str, path: str) -> str:
