@@ -1,7 +1,8 @@
-"""Compose a stack from its configuration.
+"""Compose a stack from its name and configuration.
 
-``aws-<env>`` and ``azure-<env>`` stacks build that cloud's foundation; ``global-<env>`` builds the
-cross-cloud traffic layer from the cloud stacks' outputs.
+* ``aws-<env>`` / ``azure-<env>``: that cloud's foundation (exports the foundation contract);
+* ``aws-<env>-apps`` / ``azure-<env>-apps``: the in-cluster layer, reading the foundation contract;
+* ``global-<env>``: the cross-cloud traffic layer.
 """
 
 from __future__ import annotations
@@ -9,22 +10,28 @@ from __future__ import annotations
 from infra.config import StackIdentity, StratusConfigError, read_identity
 
 
-def build_aws(identity: StackIdentity) -> None:
-    from infra.aws import build_stack
+def build_foundation(identity: StackIdentity) -> None:
+    if identity.cloud == "aws":
+        from infra.aws import build_stack as build_aws
+
+        build_aws(identity)
+    else:
+        from infra.azure import build_stack as build_azure
+
+        build_azure(identity)
+
+
+def build_apps(identity: StackIdentity) -> None:
+    from infra.k8s import build_stack
 
     build_stack(identity)
 
 
-def build_azure(identity: StackIdentity) -> None:
-    from infra.azure import build_stack
-
-    build_stack(identity)
+def build_global(identity: StackIdentity) -> None:
+    raise StratusConfigError(f"{identity.stack}: the global traffic layer has no program yet")
 
 
 def main() -> None:
     identity = read_identity()
-    builders = {"aws": build_aws, "azure": build_azure}
-    builder = builders.get(identity.kind)
-    if builder is None:
-        raise StratusConfigError(f"stack kind {identity.kind!r} has no program yet")
-    builder(identity)
+    builders = {"foundation": build_foundation, "apps": build_apps, "global": build_global}
+    builders[identity.layer](identity)

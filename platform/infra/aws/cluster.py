@@ -1,5 +1,6 @@
-"""The EKS cluster: private API, KMS-encrypted secrets, all control-plane logs, access entries,
-OIDC workload identity, managed node groups and the core add-ons."""
+"""The EKS cluster: private API (reachable from the deployer path), KMS-encrypted secrets, all
+control-plane logs, access entries, OIDC workload identity, managed node groups labelled and
+tainted as :mod:`infra.scheduling` says, and the core add-ons (VPC CNI with network policy)."""
 
 from __future__ import annotations
 
@@ -14,18 +15,21 @@ import pulumi_aws as aws
 from infra.aws.config import ClusterConfig, NodeGroupConfig
 from infra.aws.irsa import OidcIssuer, service_account_role
 from infra.aws.kubeconfig import kubeconfig_output
-from infra.aws.node_group import WORKLOAD_LABEL, AmiType, NodeGroup, NodeGroupArgs, Taint
+from infra.aws.node_group import (
+    AUTOSCALER_ENABLED_TAG,
+    AmiType,
+    NodeGroup,
+    NodeGroupArgs,
+    autoscaler_owner_tag,
+)
 from infra.aws.policy import service_trust
+from infra.scheduling import POOL_TAINTS, Pool, node_labels
 
 #: Every EKS control-plane log type.
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 #: The StorageClass the EBS CSI add-on creates (``defaultStorageClass.enabled``): gp3, default.
 STORAGE_CLASS = "ebs-csi-default-sc"
-
-#: Taints keeping general workloads off the expensive or interruptible pools.
-TRAINING_TAINT = Taint(key=WORKLOAD_LABEL, value="training")
-GPU_TAINT = Taint(key="nvidia.com/gpu", value="true")
 
 _MANAGED_POLICY = "arn:aws:iam::aws:policy/"
 _CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -43,7 +47,12 @@ class ClusterArgs:
     cluster_name: str
     config: ClusterConfig
     region: str
+    vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
+    #: Runners in the VPC with this security group reach the private API endpoint on 443.
+    deployer_security_group_id: pulumi.Input[str]
+    #: The VPC's Kubernetes Service range.
+    service_cidr: str
     tags: Mapping[str, str]
 
 
@@ -53,6 +62,8 @@ class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
+    api_security_group_id: pulumi.Output[str]
+    version: pulumi.Output[str]
     oidc: OidcIssuer
     kubeconfig: pulumi.Output[str]
     node_groups: dict[str, NodeGroup]
@@ -102,6 +113,38 @@ class Cluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The control plane's extra security group: the deployer path to the private endpoint.
+        api_access = aws.ec2.SecurityGroup(
+            f"{name}-api-access",
+            vpc_id=args.vpc_id,
+            description=f"Deployer access to the private EKS API of {args.cluster_name}",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    security_groups=[args.deployer_security_group_id],
+                    description="deployers and CI runners inside the VPC",
+                ),
+                *(
+                    [
+                        aws.ec2.SecurityGroupIngressArgs(
+                            protocol="tcp",
+                            from_port=443,
+                            to_port=443,
+                            cidr_blocks=list(config.deployer_cidrs),
+                            description="deployer networks (VPN, Direct Connect, peering)",
+                        )
+                    ]
+                    if config.deployer_cidrs
+                    else []
+                ),
+            ],
+            tags={**tags, "Name": f"{name}-api-access"},
+            opts=child,
+        )
+        self.api_security_group_id = api_access.id
+
         public = bool(config.public_access_cidrs)
         cluster = aws.eks.Cluster(
             f"{name}-eks",
@@ -110,6 +153,7 @@ class Cluster(pulumi.ComponentResource):
             role_arn=cluster_role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=list(args.subnet_ids),
+                security_group_ids=[api_access.id],
                 endpoint_private_access=True,
                 endpoint_public_access=public,
                 public_access_cidrs=list(config.public_access_cidrs) if public else None,
@@ -117,6 +161,9 @@ class Cluster(pulumi.ComponentResource):
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                 resources=["secrets"],
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn),
+            ),
+            kubernetes_network_config=aws.eks.ClusterKubernetesNetworkConfigArgs(
+                service_ipv4_cidr=args.service_cidr, ip_family="ipv4"
             ),
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             access_config=aws.eks.ClusterAccessConfigArgs(
@@ -174,8 +221,15 @@ class Cluster(pulumi.ComponentResource):
             policy_arn=_MANAGED_POLICY + "AmazonEKS_CNI_Policy",
             opts=child,
         )
+        # The VPC CNI enforces Kubernetes NetworkPolicies (the in-cluster layer relies on them).
         vpc_cni = self._addon(
-            name, cluster, "vpc-cni", addons.vpc_cni, tags, service_account_role_arn=cni_role.arn
+            name,
+            cluster,
+            "vpc-cni",
+            addons.vpc_cni,
+            tags,
+            service_account_role_arn=cni_role.arn,
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
         )
         kube_proxy = self._addon(name, cluster, "kube-proxy", addons.kube_proxy, tags)
 
@@ -196,27 +250,30 @@ class Cluster(pulumi.ComponentResource):
             for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
         ]
 
+        discovery = {
+            AUTOSCALER_ENABLED_TAG: "true",
+            autoscaler_owner_tag(args.cluster_name): "owned",
+        }
+
         def group(
-            role: str,
+            pool: Pool,
             group_config: NodeGroupConfig,
             *,
-            labels: Mapping[str, str],
             capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND",
             ami_type: AmiType = "AL2023_x86_64_STANDARD",
-            taints: Sequence[Taint] = (),
         ) -> NodeGroup:
             return NodeGroup(
-                f"{name}-{role}",
+                f"{name}-{pool}",
                 NodeGroupArgs(
                     cluster_name=cluster.name,
                     node_role_arn=node_role.arn,
                     subnet_ids=args.subnet_ids,
                     config=group_config,
-                    tags={**tags, "stratus-node-group": role},
+                    tags={**tags, **discovery, "stratus-node-group": pool},
                     capacity_type=capacity_type,
                     ami_type=ami_type,
-                    labels=labels,
-                    taints=taints,
+                    labels=node_labels(pool, spot=capacity_type == "SPOT"),
+                    taints=POOL_TAINTS[pool],
                     depends_on=[*node_policies, vpc_cni, kube_proxy],
                 ),
                 opts=child,
@@ -224,24 +281,12 @@ class Cluster(pulumi.ComponentResource):
 
         pools = config.node_groups
         self.node_groups = {
-            "system": group("system", pools.system, labels={WORKLOAD_LABEL: "system"}),
-            "api": group("api", pools.api, labels={WORKLOAD_LABEL: "api"}),
-            "training": group(
-                "training",
-                pools.training,
-                capacity_type="SPOT",
-                labels={WORKLOAD_LABEL: "training", "stratus.io/capacity": "spot"},
-                taints=[TRAINING_TAINT],
-            ),
+            "system": group("system", pools.system),
+            "api": group("api", pools.api),
+            "training": group("training", pools.training, capacity_type="SPOT"),
         }
         if pools.gpu is not None:
-            self.node_groups["gpu"] = group(
-                "gpu",
-                pools.gpu,
-                ami_type="AL2023_x86_64_NVIDIA",
-                labels={WORKLOAD_LABEL: "gpu", "nvidia.com/gpu.present": "true"},
-                taints=[GPU_TAINT],
-            )
+            self.node_groups["gpu"] = group("gpu", pools.gpu, ami_type="AL2023_x86_64_NVIDIA")
         nodes = [g.node_group for g in self.node_groups.values()]
 
         ebs_role = service_account_role(
@@ -272,6 +317,7 @@ class Cluster(pulumi.ComponentResource):
         )
 
         self.name = cluster.name
+        self.version = cluster.version
         self.endpoint = cluster.endpoint
         self.security_group_id = cluster.vpc_config.apply(
             lambda vpc: vpc.cluster_security_group_id or ""

@@ -11,12 +11,16 @@ import ipaddress
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from infra.config import ConfigModel
-
-#: EKS versions in standard support that this foundation is tested with.
-SUPPORTED_KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34")
+from infra.config import (
+    ConfigModel,
+    Ipv4Cidr,
+    KubernetesVersion,
+    PoolSize,
+    cidr_at_least,
+    overlapping,
+)
 
 #: Managed node groups; ``gpu`` is optional.
 NODE_GROUP_ROLES = ("system", "api", "training", "gpu")
@@ -27,23 +31,22 @@ _ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 _INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 
 InstanceType = Annotated[str, Field(pattern=_INSTANCE_TYPE_PATTERN.pattern)]
-Cidr = Annotated[str, Field(min_length=9)]
 
 
-def _check_cidr(value: str, *, max_prefix: int) -> str:
-    try:
-        network = ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"expected an IPv4 CIDR block such as 10.0.0.0/16 ({exc})") from None
-    if network.version != 4 or network.prefixlen > max_prefix:
-        raise ValueError(f"expected an IPv4 CIDR block of /{max_prefix} or larger")
+def _not_the_internet(value: str) -> str:
+    if ipaddress.ip_network(value).prefixlen == 0:
+        raise ValueError("0.0.0.0/0 would open the endpoint to the internet")
     return value
+
+
+#: A CIDR block allowed to reach a private endpoint (never ``0.0.0.0/0``).
+AllowedCidr = Annotated[Ipv4Cidr, AfterValidator(_not_the_internet)]
 
 
 class NetworkConfig(ConfigModel):
     """``stratus:aws.network``: the VPC."""
 
-    cidr: Cidr
+    cidr: Ipv4Cidr
     #: Explicit zones; when omitted, the first ``availabilityZoneCount`` available zones are used.
     availability_zones: list[str] | None = None
     availability_zone_count: int = Field(default=3, ge=2, le=3)
@@ -51,12 +54,22 @@ class NetworkConfig(ConfigModel):
     #: ``single``: one shared NAT gateway (cheaper).
     nat_gateways: Literal["perAz", "single"]
     flow_log_retention_days: int = Field(default=30, ge=1, le=3653)
+    #: Kubernetes Service addresses (EKS ``serviceIpv4Cidr``); must not overlap the VPC.
+    service_cidr: Ipv4Cidr = "172.20.0.0/16"
 
     @field_validator("cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
         # Private subnets take three quarters of the block and public ones /22+ of the last quarter.
-        return _check_cidr(value, max_prefix=20)
+        return cidr_at_least(value, 20)
+
+    @field_validator("service_cidr")
+    @classmethod
+    def _service_cidr(cls, value: str) -> str:
+        network = ipaddress.ip_network(value)
+        if not 12 <= network.prefixlen <= 24:
+            raise ValueError("expected a block between /12 and /24 (EKS serviceIpv4Cidr)")
+        return value
 
     @field_validator("availability_zones")
     @classmethod
@@ -70,6 +83,16 @@ class NetworkConfig(ConfigModel):
                 raise ValueError(f"{zone!r} is not an availability zone name like 'eu-west-1a'")
         return value
 
+    @model_validator(mode="after")
+    def _service_cidr_outside_vpc(self) -> Self:
+        clash = overlapping({"cidr": self.cidr, "serviceCidr": self.service_cidr})
+        if clash:
+            raise ValueError(
+                f"serviceCidr {self.service_cidr} overlaps the VPC cidr {self.cidr}: Service "
+                "addresses must not collide with node and pod addresses"
+            )
+        return self
+
     @property
     def zone_count(self) -> int:
         return (
@@ -79,23 +102,12 @@ class NetworkConfig(ConfigModel):
         )
 
 
-class NodeGroupConfig(ConfigModel):
-    """One managed node group: instance types and autoscaling bounds."""
+class NodeGroupConfig(PoolSize):
+    """One managed node group: instance types (the first available one is used; the smallest
+    decides the pool's capacity figures) and autoscaling bounds."""
 
     instance_types: list[InstanceType] = Field(min_length=1)
-    min_size: int = Field(ge=0)
-    max_size: int = Field(ge=1)
-    desired_size: int = Field(ge=0)
     disk_size_gib: int = Field(default=50, ge=20, le=16384)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Self:
-        if not self.min_size <= self.desired_size <= self.max_size:
-            raise ValueError(
-                "expected minSize <= desiredSize <= maxSize "
-                f"(got {self.min_size} <= {self.desired_size} <= {self.max_size})"
-            )
-        return self
 
 
 class NodeGroupsConfig(ConfigModel):
@@ -119,10 +131,13 @@ class AddonVersions(ConfigModel):
 class ClusterConfig(ConfigModel):
     """``stratus:aws.cluster``: the EKS control plane and its node groups."""
 
-    kubernetes_version: str
+    kubernetes_version: KubernetesVersion
     #: Empty: the API endpoint is reachable from inside the VPC only. Non-empty: the public
     #: endpoint is also on, restricted to these CIDRs.
-    public_access_cidrs: list[Cidr] = Field(default_factory=list)
+    public_access_cidrs: list[AllowedCidr] = Field(default_factory=list)
+    #: Networks outside the VPC (VPN, Direct Connect, peered VPCs) allowed to the private API
+    #: endpoint on 443. Runners inside the VPC use the ``deployer`` security group instead.
+    deployer_cidrs: list[AllowedCidr] = Field(default_factory=list)
     #: IAM roles granted cluster-admin through EKS access entries.
     admin_role_arns: list[str] = Field(default_factory=list)
     #: Whether the identity running ``pulumi up`` becomes cluster admin at creation.
@@ -133,25 +148,6 @@ class ClusterConfig(ConfigModel):
     node_groups: NodeGroupsConfig
     addons: AddonVersions = Field(default_factory=AddonVersions)
 
-    @field_validator("kubernetes_version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if value not in SUPPORTED_KUBERNETES_VERSIONS:
-            raise ValueError(
-                "expected a supported EKS version, one of "
-                + ", ".join(SUPPORTED_KUBERNETES_VERSIONS)
-            )
-        return value
-
-    @field_validator("public_access_cidrs")
-    @classmethod
-    def _public_cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            _check_cidr(cidr, max_prefix=32)
-            if ipaddress.ip_network(cidr).prefixlen == 0:
-                raise ValueError("0.0.0.0/0 would open the API endpoint to the internet")
-        return value
-
     @field_validator("admin_role_arns")
     @classmethod
     def _admins(cls, value: list[str]) -> list[str]:
@@ -160,6 +156,8 @@ class ClusterConfig(ConfigModel):
                 raise ValueError(
                     f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/x)"
                 )
+        if len(set(value)) != len(value):
+            raise ValueError("lists a role twice (each role gets one access entry)")
         return value
 
 
@@ -202,6 +200,8 @@ class DatabaseConfig(ConfigModel):
     deletion_protection: bool
     database_name: str = Field(default="mlflow", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     username: str = Field(default="mlflow", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    #: Retention of the PostgreSQL logs RDS exports to CloudWatch.
+    log_retention_days: int = Field(default=30, ge=1, le=3653)
 
     @model_validator(mode="after")
     def _storage(self) -> Self:
@@ -214,12 +214,6 @@ class DatabaseConfig(ConfigModel):
         return f"postgres{self.engine_version.split('.')[0]}"
 
 
-class WorkloadsConfig(ConfigModel):
-    """``stratus:aws.workloads``: where the workloads' Kubernetes service accounts live."""
-
-    namespace: str = Field(default="stratus", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
 class AwsConfig(ConfigModel):
     """The whole ``stratus:aws`` section."""
 
@@ -228,4 +222,3 @@ class AwsConfig(ConfigModel):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     database: DatabaseConfig
-    workloads: WorkloadsConfig = Field(default_factory=WorkloadsConfig)

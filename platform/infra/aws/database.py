@@ -1,47 +1,36 @@
 """The MLflow backend store: RDS PostgreSQL in the private subnets, encrypted, backed up with
-point-in-time recovery, its generated password kept only as a Pulumi / Secrets Manager secret."""
+point-in-time recovery. Its master password is generated, stored and rotated by RDS in Secrets
+Manager (``manage_master_user_password``): it never passes through Pulumi's state; MLflow reads it
+from the secret store (External Secrets, in the in-cluster layer)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from infra.aws.config import DatabaseConfig
 
 PORT = 5432
+#: The log types RDS exports to CloudWatch Logs (their log groups are created first, with
+#: retention).
+LOG_EXPORTS = ("postgresql", "upgrade")
 
 
-def postgres_dsn(user: str, password: str, host: str, port: int, database: str) -> str:
-    return (
-        f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
-        f"{database}?sslmode=require"
-    )
-
-
-def credentials_document(config: DatabaseConfig, password: str, host: str) -> str:
-    """The JSON layout of AWS' RDS secrets (what the rotation functions expect), plus the DSN."""
-    return json.dumps(
-        {
-            "engine": "postgres",
-            "host": host,
-            "port": PORT,
-            "dbname": config.database_name,
-            "username": config.username,
-            "password": password,
-            "dsn": postgres_dsn(config.username, password, host, PORT, config.database_name),
-        }
-    )
+def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | None) -> str:
+    for secret in secrets or []:
+        if secret.secret_arn:
+            return secret.secret_arn
+    raise ValueError("RDS reported no managed master user secret")
 
 
 @dataclass(frozen=True)
 class DatabaseArgs:
     config: DatabaseConfig
+    #: The DB instance identifier (also names its log groups).
+    identifier: str
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     #: Security group of the cluster nodes: the only allowed client.
@@ -54,8 +43,9 @@ class Database(pulumi.ComponentResource):
     port: int
     name: str
     user: str
-    dsn: pulumi.Output[str]
+    #: The Secrets Manager secret RDS keeps the credentials in (JSON: ``username``, ``password``).
     secret_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -109,11 +99,21 @@ class Database(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        # Alphanumeric only: RDS rejects '/', '@', '"' and spaces; 40 characters carry ~238 bits.
-        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+        # RDS writes its logs to these exact names; creating them first sets retention and tags.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log}-logs",
+                name=f"/aws/rds/instance/{args.identifier}/{log}",
+                retention_in_days=config.log_retention_days,
+                tags=tags,
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
         final_snapshot = f"{name}-final" if config.deletion_protection else None
         instance = aws.rds.Instance(
             f"{name}-postgres",
+            identifier=args.identifier,
             engine="postgres",
             engine_version=config.engine_version,
             instance_class=config.instance_class,
@@ -124,7 +124,8 @@ class Database(pulumi.ComponentResource):
             kms_key_id=key.arn,
             db_name=config.database_name,
             username=config.username,
-            password=password.result,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=key.arn,
             port=PORT,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group.id],
@@ -141,40 +142,17 @@ class Database(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             performance_insights_enabled=True,
             performance_insights_kms_key_id=key.arn,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             ca_cert_identifier="rds-ca-rsa2048-g1",
             apply_immediately=not config.deletion_protection,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
         )
 
         self.host = instance.address
         self.port = PORT
         self.name = config.database_name
         self.user = config.username
-        dsn: pulumi.Output[str] = pulumi.Output.all(password.result, instance.address).apply(
-            lambda values: postgres_dsn(
-                config.username, values[0], values[1], PORT, config.database_name
-            )
-        )
-        self.dsn = pulumi.Output.secret(dsn)
-        credentials: pulumi.Output[str] = pulumi.Output.all(
-            password.result, instance.address
-        ).apply(lambda values: credentials_document(config, values[0], values[1]))
-        secret_credentials: pulumi.Output[str] = pulumi.Output.secret(credentials)
-        secret = aws.secretsmanager.Secret(
-            f"{name}-credentials",
-            description=f"MLflow database credentials ({name})",
-            kms_key_id=key.arn,
-            recovery_window_in_days=30 if config.deletion_protection else 7,
-            tags=tags,
-            opts=child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-credentials-value",
-            secret_id=secret.id,
-            secret_string=secret_credentials,
-            opts=child,
-        )
-        self.secret_arn = secret.arn
+        self.secret_arn = instance.master_user_secrets.apply(_secret_arn)
+        self.key_arn = key.arn
         self.register_outputs({"host": self.host, "secretArn": self.secret_arn})

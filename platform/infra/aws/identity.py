@@ -1,6 +1,11 @@
-"""IAM roles for the workloads' Kubernetes service accounts (IRSA), least privilege:
-the API reads models; training reads the data lake and writes models and MLflow artifacts;
-MLflow reads and writes its artifacts."""
+"""IAM roles for the workloads' and add-ons' Kubernetes service accounts (IRSA), least privilege:
+
+* ``ml-api`` reads models; ``training`` reads raw data and writes processed data, models and
+  MLflow artifacts; ``mlflow`` reads and writes its artifacts (S3, through the storage key);
+* ``external-secrets`` reads the MLflow database secret and the API keys secret;
+* ``cluster-autoscaler`` scales this cluster's node groups only (tag-conditioned);
+* ``aws-load-balancer-controller`` manages the load balancers it tags for this cluster.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.aws.irsa import ROLE_ARN_ANNOTATION, OidcIssuer, service_account_role
+from infra.aws.node_group import autoscaler_owner_tag
 from infra.aws.policy import Statement, document
-from infra.foundation import WORKLOADS
+from infra.foundation import AWS_ADDON_WORKLOADS, WORKLOADS
 
 READ = ["s3:GetObject"]
 READ_WRITE = ["s3:GetObject", "s3:PutObject"]
@@ -22,7 +28,8 @@ GRANTS: dict[str, list[tuple[str, list[str]]]] = {
     "ml-api": [("models", READ)],
     "training": [
         ("data_raw", READ),
-        ("data_processed", READ),
+        # training/land.py writes the validated data set here before training.
+        ("data_processed", READ_WRITE),
         ("models", READ_WRITE),
         ("mlflow_artifacts", READ_WRITE),
     ],
@@ -30,7 +37,7 @@ GRANTS: dict[str, list[tuple[str, list[str]]]] = {
 }
 
 
-def workload_statements(
+def storage_statements(
     workload: str, bucket_arns: Mapping[str, pulumi.Input[str]], key_arn: pulumi.Input[str]
 ) -> list[Statement]:
     grants = GRANTS[workload]
@@ -61,18 +68,200 @@ def workload_statements(
     return statements
 
 
+def external_secrets_statements(
+    secret_arns: list[pulumi.Input[str]], key_arns: list[pulumi.Input[str]]
+) -> list[Statement]:
+    return [
+        Statement(
+            sid="ReadPlatformSecrets",
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=secret_arns,
+        ),
+        Statement(sid="DecryptPlatformSecrets", actions=["kms:Decrypt"], resources=key_arns),
+    ]
+
+
+def cluster_autoscaler_statements(cluster_name: str) -> list[Statement]:
+    """The Cluster Autoscaler's documented policy, with the write actions limited to Auto Scaling
+    groups tagged as owned by this cluster."""
+    return [
+        Statement(
+            sid="Discover",
+            actions=[
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeAutoScalingInstances",
+                "autoscaling:DescribeLaunchConfigurations",
+                "autoscaling:DescribeScalingActivities",
+                "autoscaling:DescribeTags",
+                "ec2:DescribeImages",
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeLaunchTemplateVersions",
+                "ec2:GetInstanceTypesFromInstanceRequirements",
+                "eks:DescribeNodegroup",
+            ],
+            resources=["*"],
+        ),
+        Statement(
+            sid="ScaleOwnGroups",
+            actions=[
+                "autoscaling:SetDesiredCapacity",
+                "autoscaling:TerminateInstanceInAutoScalingGroup",
+            ],
+            resources=["*"],
+            condition={
+                "StringEquals": {f"aws:ResourceTag/{autoscaler_owner_tag(cluster_name)}": "owned"}
+            },
+        ),
+    ]
+
+
+_CLUSTER_TAG_INGRESS = "ingress.k8s.aws/cluster"
+_CLUSTER_TAG_SERVICE = "service.k8s.aws/cluster"
+
+
+def load_balancer_controller_statements() -> list[Statement]:
+    """What the AWS Load Balancer Controller does: read the network and load balancers; create
+    security groups and load balancers only with its cluster tag in the request; change or
+    delete only resources carrying that tag."""
+    describe = Statement(
+        sid="Describe",
+        actions=[
+            "ec2:DescribeAccountAttributes",
+            "ec2:DescribeAddresses",
+            "ec2:DescribeAvailabilityZones",
+            "ec2:DescribeInternetGateways",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeVpcPeeringConnections",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeInstances",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeTags",
+            "ec2:GetCoipPoolUsage",
+            "ec2:DescribeCoipPools",
+            "ec2:GetSecurityGroupsForVpc",
+            "elasticloadbalancing:DescribeLoadBalancers",
+            "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeListenerCertificates",
+            "elasticloadbalancing:DescribeListenerAttributes",
+            "elasticloadbalancing:DescribeSSLPolicies",
+            "elasticloadbalancing:DescribeRules",
+            "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeTargetGroupAttributes",
+            "elasticloadbalancing:DescribeTargetHealth",
+            "elasticloadbalancing:DescribeTags",
+            "elasticloadbalancing:DescribeTrustStores",
+            "acm:ListCertificates",
+            "acm:DescribeCertificate",
+            "wafv2:GetWebACL",
+            "wafv2:GetWebACLForResource",
+            "shield:GetSubscriptionState",
+            "shield:DescribeProtection",
+        ],
+        resources=["*"],
+    )
+    service_linked_role = Statement(
+        sid="ElbServiceLinkedRole",
+        actions=["iam:CreateServiceLinkedRole"],
+        resources=["*"],
+        condition={"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+    )
+    tagged_request = {
+        "ForAnyValue:StringEquals": {"aws:TagKeys": [_CLUSTER_TAG_INGRESS, _CLUSTER_TAG_SERVICE]}
+    }
+    create = Statement(
+        sid="CreateTagged",
+        actions=[
+            "ec2:CreateSecurityGroup",
+            "elasticloadbalancing:CreateLoadBalancer",
+            "elasticloadbalancing:CreateTargetGroup",
+        ],
+        resources=["*"],
+        condition=tagged_request,
+    )
+    tag_security_group_on_create = Statement(
+        sid="TagSecurityGroupOnCreate",
+        actions=["ec2:CreateTags"],
+        resources=["*"],
+        condition={"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **tagged_request},
+    )
+    tag_load_balancer_on_create = Statement(
+        sid="TagLoadBalancerOnCreate",
+        actions=["elasticloadbalancing:AddTags"],
+        resources=["*"],
+        condition={
+            "StringEquals": {
+                "elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]
+            },
+            **tagged_request,
+        },
+    )
+    statements = [
+        describe,
+        service_linked_role,
+        create,
+        tag_security_group_on_create,
+        tag_load_balancer_on_create,
+    ]
+    for index, tag in enumerate((_CLUSTER_TAG_INGRESS, _CLUSTER_TAG_SERVICE)):
+        statements.append(
+            Statement(
+                sid=f"ManageOwn{index}",
+                actions=[
+                    "ec2:AuthorizeSecurityGroupIngress",
+                    "ec2:RevokeSecurityGroupIngress",
+                    "ec2:DeleteSecurityGroup",
+                    "ec2:CreateTags",
+                    "ec2:DeleteTags",
+                    "elasticloadbalancing:AddTags",
+                    "elasticloadbalancing:RemoveTags",
+                    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                    "elasticloadbalancing:SetIpAddressType",
+                    "elasticloadbalancing:SetSecurityGroups",
+                    "elasticloadbalancing:SetSubnets",
+                    "elasticloadbalancing:DeleteLoadBalancer",
+                    "elasticloadbalancing:ModifyTargetGroup",
+                    "elasticloadbalancing:ModifyTargetGroupAttributes",
+                    "elasticloadbalancing:RegisterTargets",
+                    "elasticloadbalancing:DeregisterTargets",
+                    "elasticloadbalancing:DeleteTargetGroup",
+                    "elasticloadbalancing:CreateListener",
+                    "elasticloadbalancing:DeleteListener",
+                    "elasticloadbalancing:ModifyListener",
+                    "elasticloadbalancing:ModifyListenerAttributes",
+                    "elasticloadbalancing:CreateRule",
+                    "elasticloadbalancing:DeleteRule",
+                    "elasticloadbalancing:ModifyRule",
+                    "elasticloadbalancing:AddListenerCertificates",
+                    "elasticloadbalancing:RemoveListenerCertificates",
+                    "elasticloadbalancing:SetWebAcl",
+                    "wafv2:AssociateWebACL",
+                    "wafv2:DisassociateWebACL",
+                ],
+                resources=["*"],
+                condition={"Null": {f"aws:ResourceTag/{tag}": "false"}},
+            )
+        )
+    return statements
+
+
 @dataclass(frozen=True)
 class WorkloadIdentityArgs:
     oidc: OidcIssuer
-    namespace: str
+    cluster_name: str
     bucket_arns: Mapping[str, pulumi.Input[str]]
     storage_key_arn: pulumi.Input[str]
+    #: Secrets External Secrets may read, and the keys that encrypt them.
+    secret_arns: list[pulumi.Input[str]]
+    secret_key_arns: list[pulumi.Input[str]]
     tags: Mapping[str, str]
 
 
 class WorkloadIdentities(pulumi.ComponentResource):
-    """One role per workload in :data:`infra.foundation.WORKLOADS`; the service account name is
-    the workload name."""
+    """One role per workload of :data:`infra.foundation.WORKLOADS` and add-on of
+    :data:`infra.foundation.AWS_ADDON_WORKLOADS`, trusted by exactly that namespace/service
+    account."""
 
     role_arns: dict[str, pulumi.Output[str]]
 
@@ -80,26 +269,37 @@ class WorkloadIdentities(pulumi.ComponentResource):
         self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("stratus:aws:WorkloadIdentities", name, None, opts)
+        policies: dict[str, list[Statement]] = {
+            workload: storage_statements(workload, args.bucket_arns, args.storage_key_arn)
+            for workload in GRANTS
+        }
+        policies["external-secrets"] = external_secrets_statements(
+            args.secret_arns, args.secret_key_arns
+        )
+        policies["cluster-autoscaler"] = cluster_autoscaler_statements(args.cluster_name)
+        policies["aws-load-balancer-controller"] = load_balancer_controller_statements()
+
         self.role_arns = {}
-        for workload in WORKLOADS:
+        for workload, (namespace, service_account) in {
+            **WORKLOADS,
+            **AWS_ADDON_WORKLOADS,
+        }.items():
             role = service_account_role(
                 f"{name}-{workload}",
                 issuer=args.oidc,
-                namespace=args.namespace,
-                service_account=workload,
+                namespace=namespace,
+                service_account=service_account,
                 tags=args.tags,
                 parent=self,
             )
             aws.iam.RolePolicy(
                 f"{name}-{workload}-access",
                 role=role.id,
-                policy=document(
-                    *workload_statements(workload, args.bucket_arns, args.storage_key_arn)
-                ),
+                policy=document(*policies[workload]),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.role_arns[workload] = role.arn
         self.register_outputs({"roleArns": self.role_arns})
 
-    def annotations(self, workload: str) -> pulumi.Output[Mapping[str, str]]:
+    def annotations(self, workload: str) -> pulumi.Output[dict[str, str]]:
         return self.role_arns[workload].apply(lambda arn: {ROLE_ARN_ANNOTATION: arn})

@@ -1,4 +1,5 @@
-"""The VPC: public and private subnets per zone, NAT, private endpoints for S3/ECR, flow logs."""
+"""The VPC: public and private subnets per zone, NAT, private endpoints for the AWS APIs the nodes,
+pods and deployers use, the deployer security group, flow logs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ from infra.aws.policy import Statement, document, service_trust
 #: Subnet tags the AWS Load Balancer Controller uses to place load balancers.
 PUBLIC_ELB_TAG = {"kubernetes.io/role/elb": "1"}
 INTERNAL_ELB_TAG = {"kubernetes.io/role/internal-elb": "1"}
+
+#: Interface endpoints in the private subnets: image pulls (ECR), IRSA token exchange (STS), the
+#: node and autoscaler APIs (EC2), logs (CloudWatch Logs) and bastion-free shell access through
+#: Session Manager (SSM, its messages channels) stay inside the VPC.
+INTERFACE_ENDPOINTS = (
+    "ecr.api",
+    "ecr.dkr",
+    "sts",
+    "ec2",
+    "logs",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+)
 
 
 def subnet_layout(cidr: str, zones: int) -> tuple[list[str], list[str]]:
@@ -46,6 +61,10 @@ class Network(pulumi.ComponentResource):
     vpc_cidr: str
     private_subnet_ids: list[pulumi.Output[str]]
     public_subnet_ids: list[pulumi.Output[str]]
+    private_route_table_ids: list[pulumi.Output[str]]
+    #: Attach this security group to a self-hosted runner / deployer in the private subnets: the
+    #: cluster API admits it on 443.
+    deployer_security_group_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -177,8 +196,8 @@ class Network(pulumi.ComponentResource):
             )
             private_route_tables.append(table)
 
-        # S3 through a gateway endpoint, ECR through interface endpoints: image pulls and data
-        # access stay on the AWS network and do not pay for NAT.
+        # S3 through a gateway endpoint, the other APIs through interface endpoints: image pulls,
+        # data access and token exchange stay on the AWS network and do not pay for NAT.
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
@@ -200,7 +219,7 @@ class Network(pulumi.ComponentResource):
             tags=named("endpoints-sg"),
             opts=child,
         )
-        for service in ("ecr.api", "ecr.dkr"):
+        for service in INTERFACE_ENDPOINTS:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
@@ -212,6 +231,23 @@ class Network(pulumi.ComponentResource):
                 tags=named(service.replace(".", "-")),
                 opts=child,
             )
+
+        deployer = aws.ec2.SecurityGroup(
+            f"{name}-deployer-sg",
+            vpc_id=vpc.id,
+            description="Deployers and CI runners inside the VPC (reach the private EKS API)",
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_blocks=["0.0.0.0/0"],
+                    description="HTTPS: the EKS API, the AWS APIs, package registries",
+                )
+            ],
+            tags=named("deployer-sg"),
+            opts=child,
+        )
 
         flow_logs = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
@@ -255,10 +291,13 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = vpc.id
         self.private_subnet_ids = [s.id for s in private_subnets]
         self.public_subnet_ids = [s.id for s in public_subnets]
+        self.private_route_table_ids = [t.id for t in private_route_tables]
+        self.deployer_security_group_id = deployer.id
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,
                 "privateSubnetIds": self.private_subnet_ids,
                 "publicSubnetIds": self.public_subnet_ids,
+                "deployerSecurityGroupId": self.deployer_security_group_id,
             }
         )

@@ -1,4 +1,5 @@
-"""One EKS managed node group with its launch template (IMDSv2, encrypted root volume, tags)."""
+"""One EKS managed node group with its launch template (IMDSv2, encrypted root volume, tags) and
+the Auto Scaling group tags the Cluster Autoscaler reads to scale it from zero."""
 
 from __future__ import annotations
 
@@ -10,18 +11,36 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.aws.config import NodeGroupConfig
-
-#: The label every Stratus node carries; workloads select their pool with it.
-WORKLOAD_LABEL = "stratus.io/workload"
+from infra.scheduling import Taint
 
 AmiType = Literal["AL2023_x86_64_STANDARD", "AL2023_x86_64_NVIDIA"]
 
+#: Kubernetes taint effects as the EKS API spells them.
+_EKS_EFFECT = {
+    "NoSchedule": "NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+}
 
-@dataclass(frozen=True)
-class Taint:
-    key: str
-    value: str
-    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"] = "NO_SCHEDULE"
+#: The Cluster Autoscaler's auto-discovery tags (``--node-group-auto-discovery=asg:tag=...``).
+AUTOSCALER_ENABLED_TAG = "k8s.io/cluster-autoscaler/enabled"
+
+
+def autoscaler_owner_tag(cluster_name: str) -> str:
+    return f"k8s.io/cluster-autoscaler/{cluster_name}"
+
+
+def node_template_tags(labels: Mapping[str, str], taints: Sequence[Taint]) -> dict[str, str]:
+    """``k8s.io/cluster-autoscaler/node-template/...`` tags: what a node of an empty group would
+    look like, so the autoscaler can scale a tainted, labelled group up from zero nodes."""
+    tags = {f"k8s.io/cluster-autoscaler/node-template/label/{k}": v for k, v in labels.items()}
+    tags.update(
+        {
+            f"k8s.io/cluster-autoscaler/node-template/taint/{t.key}": f"{t.value}:{t.effect}"
+            for t in taints
+        }
+    )
+    return tags
 
 
 @dataclass(frozen=True)
@@ -55,9 +74,10 @@ class NodeGroup(pulumi.ComponentResource):
             f"{name}-lt",
             description=f"Stratus node group {name}",
             update_default_version=True,
-            # IMDSv2 only; hop limit 2 keeps the node agents working in their own network namespace.
+            # IMDSv2 only, hop limit 1: pods cannot reach the node's metadata (and its role);
+            # they get their own credentials through IRSA.
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
             ),
             block_device_mappings=[
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
@@ -94,7 +114,7 @@ class NodeGroup(pulumi.ComponentResource):
             ),
             labels=dict(args.labels),
             taints=[
-                aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=t.effect)
+                aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=_EKS_EFFECT[t.effect])
                 for t in args.taints
             ],
             tags=tags,
@@ -104,4 +124,27 @@ class NodeGroup(pulumi.ComponentResource):
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
         )
+
+        # EKS tags the group's Auto Scaling group for auto-discovery itself, but not with the
+        # node template: without it a group at zero nodes never scales up for a pod that needs
+        # its labels or tolerates its taints.
+        if config.min_size == 0:
+            asg_name = self.node_group.resources.apply(_first_asg_name)
+            for index, (key, value) in enumerate(
+                sorted(node_template_tags(args.labels, args.taints).items())
+            ):
+                aws.autoscaling.Tag(
+                    f"{name}-asg-tag-{index}",
+                    autoscaling_group_name=asg_name,
+                    tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
         self.register_outputs({"nodeGroupArn": self.node_group.arn})
+
+
+def _first_asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource] | None) -> str:
+    for resource in resources or []:
+        for group in resource.autoscaling_groups or []:
+            if group.name:
+                return group.name
+    raise ValueError("EKS reported no Auto Scaling group for the node group")

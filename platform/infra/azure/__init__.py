@@ -10,14 +10,15 @@ Components (each a ``pulumi.ComponentResource`` with a ``stratus:azure:*`` type 
 
 from __future__ import annotations
 
-import pulumi
+from typing import Any
+
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.resources as resources
 
 from infra import foundation
 from infra.azure import roles
 from infra.azure.cluster import Cluster, ClusterArgs
-from infra.azure.config import AzureConfig, read_azure_config, read_location
+from infra.azure.config import AzureConfig, AzurePool, read_azure_config, read_location
 from infra.azure.database import Database, DatabaseArgs
 from infra.azure.identity import Grant, WorkloadIdentities, WorkloadIdentitiesArgs, WorkloadSpec
 from infra.azure.keyvault import KeyVault, KeyVaultArgs
@@ -26,28 +27,37 @@ from infra.azure.network import Network, NetworkArgs
 from infra.azure.registry import Registry, RegistryArgs
 from infra.azure.storage import Storage, StorageArgs
 from infra.config import StackIdentity
+from infra.machines import azure_shape
 
 #: Ingress through AKS's managed NGINX (the application routing add-on) behind an Azure public LB.
 INGRESS_CLASS = "webapprouting.kubernetes.azure.com"
 #: The CSI storage class AKS ships for Premium SSD (zone-redundant where the region allows).
 STORAGE_CLASS = "managed-csi-premium"
+#: Key Vault secret names.
+DB_PASSWORD_SECRET = "mlflow-db-password"
+API_KEYS_SECRET = "ml-api-keys"
 
 
-def workload_specs(storage: Storage, database: Database) -> list[WorkloadSpec]:
-    """Least privilege per workload, each grant scoped to one blob container or one secret:
-    the API reads models; training reads raw data, writes processed data, models and MLflow
-    artifacts; MLflow writes its artifacts and reads its database DSN."""
+def _spec(workload: str, grants: list[Grant]) -> WorkloadSpec:
+    namespace, service_account = foundation.WORKLOADS[workload]
+    return WorkloadSpec(
+        workload=workload, namespace=namespace, service_account=service_account, grants=grants
+    )
+
+
+def workload_specs(storage: Storage, vault: KeyVault) -> list[WorkloadSpec]:
+    """Least privilege per workload, each grant scoped to one blob container or the vault: the
+    API reads models; training reads raw data, writes processed data, models and MLflow
+    artifacts; MLflow writes its artifacts; External Secrets reads the platform vault's secrets
+    (the database password, the API keys) for the in-cluster layer."""
     containers = storage.container_ids
     return [
-        WorkloadSpec(
-            workload="ml-api",
-            service_account="ml-api",
-            grants=[Grant("models-read", roles.STORAGE_BLOB_DATA_READER, containers["models"])],
+        _spec(
+            "ml-api", [Grant("models-read", roles.STORAGE_BLOB_DATA_READER, containers["models"])]
         ),
-        WorkloadSpec(
-            workload="training",
-            service_account="training",
-            grants=[
+        _spec(
+            "training",
+            [
                 Grant("raw-read", roles.STORAGE_BLOB_DATA_READER, containers["data_raw"]),
                 Grant(
                     "processed-write",
@@ -62,19 +72,34 @@ def workload_specs(storage: Storage, database: Database) -> list[WorkloadSpec]:
                 ),
             ],
         ),
-        WorkloadSpec(
-            workload="mlflow",
-            service_account="mlflow",
-            grants=[
+        _spec(
+            "mlflow",
+            [
                 Grant(
                     "artifacts-write",
                     roles.STORAGE_BLOB_DATA_CONTRIBUTOR,
                     containers["mlflow_artifacts"],
                 ),
-                Grant("dsn-read", roles.KEY_VAULT_SECRETS_USER, database.dsn_secret_id),
             ],
         ),
+        _spec(
+            "external-secrets",
+            [Grant("secrets-read", roles.KEY_VAULT_SECRETS_USER, vault.vault_id)],
+        ),
     ]
+
+
+def pool_info(pool: AzurePool, *, spot: bool) -> dict[str, Any]:
+    shape = azure_shape(pool.vm_size)
+    return {
+        "minSize": pool.min_size,
+        "maxSize": pool.max_size,
+        "desiredSize": pool.desired_size,
+        "machineTypes": [pool.vm_size],
+        "spot": spot,
+        "nodeVcpus": shape.vcpus if shape else None,
+        "nodeMemoryGib": shape.memory_gib if shape else None,
+    }
 
 
 def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
@@ -82,7 +107,7 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
     config: AzureConfig = read_azure_config()
     location = read_location()
     tags = identity.tags("azure")
-    prefix = f"{identity.project}-{identity.environment}"
+    prefix = identity.base_name
     client = authorization.get_client_config_output()
     names = global_names(
         client.subscription_id, identity.project, identity.environment, identity.stack
@@ -177,57 +202,95 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
             location=location,
             subscription_id=client.subscription_id,
             oidc_issuer_url=cluster.oidc_issuer_url,
-            namespace=config.workloads.namespace,
-            workloads=workload_specs(store, database),
+            workloads=workload_specs(store, vault),
             tags=tags,
         ),
     )
 
+    pools_config = config.cluster.node_pools
+    pools = {
+        "system": pool_info(pools_config.system, spot=False),
+        "api": pool_info(pools_config.api, spot=False),
+        "training": pool_info(pools_config.training, spot=True),
+    }
+    if pools_config.gpu is not None:
+        pools["gpu"] = pool_info(pools_config.gpu, spot=False)
+
     result = foundation.CloudFoundation(
         cloud="azure",
+        environment=identity.environment,
         region=location,
-        cluster_name=cluster.cluster_name,
+        cluster={
+            "name": cluster.cluster_name,
+            "kubernetesVersion": config.cluster.kubernetes_version,
+            "endpoint": cluster.private_fqdn,
+            "oidcIssuerUrl": cluster.oidc_issuer_url,
+        },
         kubeconfig=cluster.kubeconfig,
-        k8s_provider=cluster.provider,
-        registry=foundation.Registry(
-            api=registry.api_repository, training=registry.training_repository
-        ),
-        stores=foundation.ObjectStores(
-            data_raw=store.urls["data_raw"],
-            data_processed=store.urls["data_processed"],
-            models=store.urls["models"],
-            mlflow_artifacts=store.urls["mlflow_artifacts"],
-            storage_options=store.account_name.apply(lambda name: {"account_name": name}),
-        ),
-        database=foundation.Database(
-            host=database.host,
-            port=database.port,
-            name=database.name,
-            user=database.user,
-            dsn=database.dsn,
-        ),
-        workload_identities={
-            workload: foundation.WorkloadIdentity(
-                service_account=bound.service_account,
-                namespace=config.workloads.namespace,
-                service_account_annotations=pulumi.Output.all(
-                    bound.client_id, bound.tenant_id
-                ).apply(
-                    lambda ids: {
-                        "azure.workload.identity/client-id": ids[0],
-                        "azure.workload.identity/tenant-id": ids[1],
-                    }
-                ),
-                pod_labels={"azure.workload.identity/use": "true"},
-            )
+        registry={
+            "server": registry.login_server,
+            "api": registry.api_repository,
+            "training": registry.training_repository,
+        },
+        stores={
+            "dataRaw": store.urls["data_raw"],
+            "dataProcessed": store.urls["data_processed"],
+            "models": store.urls["models"],
+            "mlflowArtifacts": store.urls["mlflow_artifacts"],
+            "storageOptions": {"account_name": store.account_name},
+            "environment": {"AZURE_STORAGE_ACCOUNT_NAME": store.account_name},
+        },
+        database={
+            "host": database.host,
+            "port": database.port,
+            "name": database.name,
+            "user": database.user,
+            "sslMode": "require",
+            "password": {"store": "azure-key-vault", "name": DB_PASSWORD_SECRET},
+        },
+        secret_store={
+            "kind": "azure-key-vault",
+            "vaultUrl": vault.vault_uri,
+            "apiKeys": {"store": "azure-key-vault", "name": API_KEYS_SECRET},
+        },
+        identities={
+            workload: {
+                "namespace": bound.namespace,
+                "serviceAccount": bound.service_account,
+                "annotations": {
+                    "azure.workload.identity/client-id": bound.client_id,
+                    "azure.workload.identity/tenant-id": bound.tenant_id,
+                },
+                "podLabels": {"azure.workload.identity/use": "true"},
+            }
             for workload, bound in workloads.identities.items()
         },
-        ingress=foundation.Ingress(
-            class_name=INGRESS_CLASS,
-            annotations={},
-            service_annotations={},
-        ),
+        ingress={
+            "className": INGRESS_CLASS,
+            "controller": "aks-app-routing",
+            "annotations": {},
+            "serviceAnnotations": {},
+        },
         storage_class=STORAGE_CLASS,
+        scheduling=foundation.scheduling_for(pools),
+        pools=pools,
+        network={
+            "id": net.vnet_id,
+            "cidrs": [config.network.address_space],
+            "podCidr": config.network.pod_cidr,
+            "serviceCidr": config.network.service_cidr,
+            "details": {
+                "resourceGroupName": rg,
+                "vnetName": net.vnet_name,
+                "location": location,
+                "deployerSubnetId": net.deployer_subnet_id,
+            },
+        },
+        capabilities={
+            "metricsServer": "cloud",
+            "clusterAutoscaler": "cloud",
+            "gpuDevicePlugin": "install",
+        },
     )
     result.export()
     return result

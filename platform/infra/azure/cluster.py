@@ -1,6 +1,8 @@
-"""The AKS cluster: private API server, Entra ID + Azure RBAC, no local accounts, OIDC issuer and
-workload identity, Azure CNI overlay with a network policy, KMS etcd encryption with the platform
-Key Vault, Log Analytics with API-server and audit logs, automatic upgrades, and node pools."""
+"""The AKS cluster: private API server, Entra ID + Azure RBAC with the configured admin groups as
+cluster admins, no local accounts, OIDC issuer and workload identity, Azure CNI overlay with a
+network policy, KMS etcd encryption with the platform Key Vault, Log Analytics with API-server and
+audit logs and Container Insights (a data collection rule), automatic upgrades inside a planned
+maintenance window, and node pools labelled and tainted as :mod:`infra.scheduling` says."""
 
 from __future__ import annotations
 
@@ -13,15 +15,17 @@ import pulumi_azure_native.containerservice as containerservice
 import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.operationalinsights as operationalinsights
-import pulumi_kubernetes as k8s
 
 from infra.azure import roles
-from infra.azure.config import ClusterConfig, NetworkConfig, ScalingPool, SpotPool
+from infra.azure.config import AzurePool, ClusterConfig, MaintenanceWindow, NetworkConfig, SpotPool
+from infra.scheduling import AZURE_SPOT_TAINT, POOL_TAINTS, Pool, node_labels
 
 #: The taint AKS puts on Spot nodes; workloads must tolerate it to land there.
-SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
-GPU_TAINT = "nvidia.com/gpu=present:NoSchedule"
-CRITICAL_ADDONS_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+SPOT_TAINT = str(AZURE_SPOT_TAINT)
+#: What Container Insights collects (the "Default" group: pods, nodes, containers, logs).
+CONTAINER_INSIGHTS_STREAMS = ("Microsoft-ContainerInsights-Group-Default",)
+#: AKS's two automatic-upgrade schedules, both inside the configured window.
+MAINTENANCE_CONFIGURATIONS = ("aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule")
 #: Control-plane log categories kept in Log Analytics.
 CONTROL_PLANE_LOGS = (
     "kube-apiserver",
@@ -71,8 +75,8 @@ class Cluster(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     cluster_id: pulumi.Output[str]
     oidc_issuer_url: pulumi.Output[str]
+    private_fqdn: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
-    provider: k8s.Provider
     workspace_id: pulumi.Output[str]
     kubelet_principal_id: pulumi.Output[str]
     #: The user pools (``api``, ``training``, optional ``gpu``) as ``AgentPool`` resources.
@@ -255,14 +259,18 @@ class Cluster(pulumi.ComponentResource):
                     os_type="Linux",
                     os_sku="AzureLinux",
                     vm_size=system.vm_size,
-                    count=system.count,
-                    os_disk_size_gb=system.os_disk_size_gb,
+                    enable_auto_scaling=True,
+                    min_count=system.min_size,
+                    max_count=system.max_size,
+                    count=system.desired_size,
+                    os_disk_size_gb=system.disk_size_gib,
                     os_disk_type="Managed",
                     vnet_subnet_id=args.nodes_subnet_id,
                     availability_zones=zones,
                     enable_node_public_ip=False,
-                    # Only add-ons run here; workloads go to the user pools.
-                    node_taints=[CRITICAL_ADDONS_TAINT],
+                    node_labels=node_labels("system", spot=False),
+                    # Only add-ons and platform services run here; workloads go to user pools.
+                    node_taints=[str(t) for t in POOL_TAINTS["system"]],
                     tags=args.tags,
                 )
             ],
@@ -277,6 +285,22 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(_issuer_url)
+        self.private_fqdn = cluster.private_fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
+
+        # Local accounts are off: the configured Entra ID groups are the cluster's admins.
+        for index, group in enumerate(cfg.admin_group_object_ids):
+            roles.assign_role(
+                f"{name}-admins-{index}",
+                parent=self,
+                subscription_id=args.subscription_id,
+                role=roles.AKS_RBAC_CLUSTER_ADMIN,
+                principal_id=group,
+                principal_type="Group",
+                scope=cluster.id,
+            )
+
+        self._container_insights(name, args, cluster, workspace)
+        self._maintenance_window(name, args, cluster, cfg.maintenance)
 
         monitor.DiagnosticSetting(
             f"{name}-diagnostics",
@@ -302,28 +326,11 @@ class Cluster(pulumi.ComponentResource):
             tags=args.tags,
         )
         self.pools = [
-            self._pool(name, "api", pools.api, common, labels={"stratus.io/pool": "api"}),
-            self._pool(
-                name,
-                "training",
-                pools.training,
-                common,
-                labels={"stratus.io/pool": "training"},
-                taints=[SPOT_TAINT],
-                spot=pools.training,
-            ),
+            self._pool(name, "api", pools.api, common),
+            self._pool(name, "training", pools.training, common, spot=pools.training),
         ]
         if pools.gpu is not None:
-            self.pools.append(
-                self._pool(
-                    name,
-                    "gpu",
-                    pools.gpu,
-                    common,
-                    labels={"stratus.io/pool": "gpu"},
-                    taints=[GPU_TAINT],
-                )
-            )
+            self.pools.append(self._pool(name, "gpu", pools.gpu, common))
 
         # Entra ID clusters hand out exec-format kubeconfigs (kubelogin); no static credential.
         credentials = containerservice.list_managed_cluster_user_credentials_output(
@@ -334,32 +341,27 @@ class Cluster(pulumi.ComponentResource):
                 lambda configs: base64.b64decode(configs[0].value).decode("utf-8")
             )
         )
-        self.provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.pools),
-        )
 
         self.register_outputs(
             {
                 "clusterName": self.cluster_name,
                 "clusterId": self.cluster_id,
                 "oidcIssuerUrl": self.oidc_issuer_url,
-                "kubeconfig": self.kubeconfig,
             }
         )
 
     def _pool(
         self,
         name: str,
-        pool: str,
-        cfg: ScalingPool,
+        pool: Pool,
+        cfg: AzurePool,
         placement: _Placement,
         *,
-        labels: Mapping[str, str],
-        taints: list[str] | None = None,
         spot: SpotPool | None = None,
     ) -> containerservice.AgentPool:
+        taints = [str(t) for t in POOL_TAINTS[pool]]
+        if spot is not None:
+            taints.append(SPOT_TAINT)  # AKS adds it to Spot pools anyway; declared, not fought
         return containerservice.AgentPool(
             f"{name}-{pool}",
             resource_group_name=placement.resource_group_name,
@@ -373,14 +375,14 @@ class Cluster(pulumi.ComponentResource):
             vnet_subnet_id=placement.subnet_id,
             availability_zones=placement.zones,
             vm_size=cfg.vm_size,
-            os_disk_size_gb=cfg.os_disk_size_gb,
+            os_disk_size_gb=cfg.disk_size_gib,
             enable_auto_scaling=True,
-            min_count=cfg.min_count,
-            max_count=cfg.max_count,
-            count=cfg.min_count,
+            min_count=cfg.min_size,
+            max_count=cfg.max_size,
+            count=cfg.desired_size,
             enable_node_public_ip=False,
-            node_labels=dict(labels),
-            node_taints=taints,
+            node_labels=node_labels(pool, spot=spot is not None),
+            node_taints=taints or None,
             scale_set_priority="Spot" if spot is not None else "Regular",
             scale_set_eviction_policy="Delete" if spot is not None else None,
             spot_max_price=spot.spot_max_price if spot is not None else None,
@@ -392,6 +394,87 @@ class Cluster(pulumi.ComponentResource):
                 + (["orchestratorVersion"] if placement.follow_auto_upgrades else []),
             ),
         )
+
+    def _container_insights(
+        self,
+        name: str,
+        args: ClusterArgs,
+        cluster: containerservice.ManagedCluster,
+        workspace: operationalinsights.Workspace,
+    ) -> None:
+        """Container Insights with Entra ID auth (``useAADAuth``) collects nothing until a data
+        collection rule says what goes where and is associated with the cluster."""
+        rule = monitor.DataCollectionRule(
+            f"{name}-container-insights",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind="Linux",
+            description="Container Insights: pod, node and container inventory, metrics and logs",
+            data_sources=monitor.DataCollectionRuleDataSourcesArgs(
+                extensions=[
+                    monitor.ExtensionDataSourceArgs(
+                        name="ContainerInsightsExtension",
+                        extension_name="ContainerInsights",
+                        streams=list(CONTAINER_INSIGHTS_STREAMS),
+                        extension_settings={
+                            "dataCollectionSettings": {
+                                "interval": "1m",
+                                "namespaceFilteringMode": "Off",
+                                "enableContainerLogV2": True,
+                            }
+                        },
+                    )
+                ]
+            ),
+            destinations=monitor.DataCollectionRuleDestinationsArgs(
+                log_analytics=[
+                    monitor.LogAnalyticsDestinationArgs(
+                        name="workspace", workspace_resource_id=workspace.id
+                    )
+                ]
+            ),
+            data_flows=[
+                monitor.DataFlowArgs(
+                    streams=list(CONTAINER_INSIGHTS_STREAMS), destinations=["workspace"]
+                )
+            ],
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        monitor.DataCollectionRuleAssociation(
+            f"{name}-container-insights-association",
+            resource_uri=cluster.id,
+            association_name="ContainerInsightsExtension",
+            data_collection_rule_id=rule.id,
+            description="Container Insights for the cluster",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _maintenance_window(
+        self,
+        name: str,
+        args: ClusterArgs,
+        cluster: containerservice.ManagedCluster,
+        window: MaintenanceWindow,
+    ) -> None:
+        for config_name in MAINTENANCE_CONFIGURATIONS:
+            containerservice.MaintenanceConfiguration(
+                f"{name}-{config_name}",
+                resource_group_name=args.resource_group_name,
+                resource_name_=cluster.name,
+                config_name=config_name,
+                maintenance_window=containerservice.MaintenanceWindowArgs(
+                    schedule=containerservice.ScheduleArgs(
+                        weekly=containerservice.WeeklyScheduleArgs(
+                            day_of_week=window.day_of_week, interval_weeks=1
+                        )
+                    ),
+                    start_time=window.start_time,
+                    duration_hours=window.duration_hours,
+                    utc_offset=window.utc_offset,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
 
 def _issuer_url(

@@ -10,106 +10,118 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import pulumi
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from infra.config import ConfigModel, StratusConfigError, read_section
+from infra.config import (
+    ConfigModel,
+    Ipv4Cidr,
+    KubernetesVersion,
+    PoolSize,
+    StratusConfigError,
+    missing_org_value,
+    overlapping,
+    read_section,
+)
 
-_K8S_VERSION = re.compile(r"^1\.\d{2}(\.\d+)?$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+#: Object ids that are placeholders, not real Entra ID objects (nil-like, all one digit).
+_PLACEHOLDER = re.compile(r"^(0{8}-0{4}-0{4}-0{4}-|([0-9a-f])\2{7}-\2{4}-\2{4}-\2{4}-\2{12}$)")
 
-
-def _network(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=True))
-    except ValueError as exc:
-        raise ValueError(f"not a CIDR block: {exc}") from None
-
-
-Cidr = Annotated[str, AfterValidator(_network)]
 VmSize = Annotated[str, Field(pattern=r"^Standard_[A-Za-z0-9_]+$")]
 
 
-def _uuid(value: str) -> str:
+def _object_id(value: str) -> str:
     if not _UUID.match(value):
         raise ValueError("expected an Entra ID object id (a UUID)")
+    if _PLACEHOLDER.match(value.lower()):
+        raise ValueError(
+            f"{value} is a placeholder, not an Entra ID group: use the object id of your "
+            "cluster-admin group (az ad group show --group <name> --query id -o tsv)"
+        )
     return value.lower()
 
 
-ObjectId = Annotated[str, AfterValidator(_uuid)]
+ObjectId = Annotated[str, AfterValidator(_object_id)]
+
+
+def _not_the_internet(value: str) -> str:
+    if ipaddress.ip_network(value).prefixlen == 0:
+        raise ValueError("0.0.0.0/0 would open the endpoint to the internet")
+    return value
+
+
+AllowedCidr = Annotated[Ipv4Cidr, AfterValidator(_not_the_internet)]
 
 
 class NetworkConfig(ConfigModel):
-    """The VNet and its subnets; every subnet must lie inside ``addressSpace`` and not overlap."""
+    """The VNet and its subnets; every subnet lies inside ``addressSpace`` and none overlap; the
+    overlay pod and Service ranges lie outside the VNet and apart from each other."""
 
-    address_space: Cidr
-    nodes_subnet: Cidr
-    api_server_subnet: Cidr
-    endpoints_subnet: Cidr
-    database_subnet: Cidr
-    pod_cidr: Cidr = "192.168.0.0/16"
-    service_cidr: Cidr = "10.250.0.0/16"
+    address_space: Ipv4Cidr
+    nodes_subnet: Ipv4Cidr
+    api_server_subnet: Ipv4Cidr
+    endpoints_subnet: Ipv4Cidr
+    database_subnet: Ipv4Cidr
+    #: A subnet for self-hosted runners / deployers (reach the private API server and the
+    #: registry, vault and storage endpoints); ``None``: no runner subnet.
+    deployer_subnet: Ipv4Cidr | None = None
+    #: Networks outside the VNet (VPN, ExpressRoute, peerings) allowed to the private API server
+    #: and the private endpoints on 443.
+    deployer_cidrs: list[AllowedCidr] = Field(default_factory=list)
+    pod_cidr: Ipv4Cidr = "192.168.0.0/16"
+    service_cidr: Ipv4Cidr = "10.250.0.0/16"
     dns_service_ip: str = "10.250.0.10"
 
-    @field_validator("nodes_subnet", "api_server_subnet", "endpoints_subnet", "database_subnet")
-    @classmethod
-    def _inside_address_space(cls, value: str, info: ValidationInfo) -> str:
-        space = info.data.get("address_space")
-        if space is not None and not ipaddress.ip_network(value).subnet_of(
-            ipaddress.ip_network(space)  # type: ignore[arg-type]
-        ):
-            raise ValueError(f"{value} is not inside addressSpace {space}")
-        taken = [
-            info.data[key]
-            for key in ("nodes_subnet", "api_server_subnet", "endpoints_subnet")
-            if key in info.data and key != info.field_name
-        ]
-        for other in taken:
-            if ipaddress.ip_network(value).overlaps(ipaddress.ip_network(other)):
-                raise ValueError(f"{value} overlaps subnet {other}")
-        return value
+    def subnets(self) -> dict[str, str]:
+        named = {
+            "nodesSubnet": self.nodes_subnet,
+            "apiServerSubnet": self.api_server_subnet,
+            "endpointsSubnet": self.endpoints_subnet,
+            "databaseSubnet": self.database_subnet,
+        }
+        if self.deployer_subnet is not None:
+            named["deployerSubnet"] = self.deployer_subnet
+        return named
 
-    @field_validator("dns_service_ip")
-    @classmethod
-    def _dns_in_service_cidr(cls, value: str, info: ValidationInfo) -> str:
-        service = info.data.get("service_cidr")
+    @model_validator(mode="after")
+    def _layout(self) -> Self:
+        space = ipaddress.ip_network(self.address_space)
+        for key, block in self.subnets().items():
+            if not ipaddress.ip_network(block).subnet_of(space):  # type: ignore[arg-type]
+                raise ValueError(f"{key} {block} is not inside addressSpace {self.address_space}")
+        for a, b in overlapping(self.subnets()):
+            raise ValueError(f"{a} {self.subnets()[a]} overlaps {b} {self.subnets()[b]}")
+        ranges = {
+            "addressSpace": self.address_space,
+            "podCidr": self.pod_cidr,
+            "serviceCidr": self.service_cidr,
+        }
+        for a, b in overlapping(ranges):
+            raise ValueError(
+                f"{a} {ranges[a]} overlaps {b} {ranges[b]}: the overlay pod range, the Service "
+                "range and the VNet must be disjoint"
+            )
         try:
-            address = ipaddress.ip_address(value)
+            dns = ipaddress.ip_address(self.dns_service_ip)
         except ValueError:
-            raise ValueError("not an IP address") from None
-        if service is not None and address not in ipaddress.ip_network(service):
-            raise ValueError(f"{value} is not inside serviceCidr {service}")
-        return value
+            raise ValueError(f"dnsServiceIp {self.dns_service_ip!r} is not an IP address") from None
+        if dns not in ipaddress.ip_network(self.service_cidr):
+            raise ValueError(
+                f"dnsServiceIp {self.dns_service_ip} is not inside serviceCidr {self.service_cidr}"
+            )
+        return self
 
 
-class FixedPool(ConfigModel):
-    """The system pool: a fixed-size, zone-spread pool for cluster add-ons only."""
-
-    vm_size: VmSize
-    count: int = Field(ge=1, le=100)
-    os_disk_size_gb: int = Field(default=128, ge=30, le=2048)
-
-
-class ScalingPool(ConfigModel):
-    """A user pool scaled by the cluster autoscaler between ``minCount`` and ``maxCount``."""
+class AzurePool(PoolSize):
+    """A node pool: VM size and autoscaling bounds (the same shape as AWS node groups)."""
 
     vm_size: VmSize
-    min_count: int = Field(ge=0, le=1000)
-    max_count: int = Field(ge=1, le=1000)
-    os_disk_size_gb: int = Field(default=128, ge=30, le=2048)
-
-    @field_validator("max_count")
-    @classmethod
-    def _bounds(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_count")
-        if low is not None and value < low:
-            raise ValueError(f"must be >= minCount ({low})")
-        return value
 
 
-class SpotPool(ScalingPool):
+class SpotPool(AzurePool):
     """The training pool on Spot VMs; ``spotMaxPrice`` -1 means "up to the on-demand price"."""
 
     spot_max_price: float = -1
@@ -123,29 +135,43 @@ class SpotPool(ScalingPool):
 
 
 class NodePools(ConfigModel):
-    system: FixedPool
-    api: ScalingPool
+    system: AzurePool
+    api: AzurePool
     training: SpotPool
-    gpu: ScalingPool | None = None
+    gpu: AzurePool | None = None
+
+    @field_validator("system")
+    @classmethod
+    def _system_never_empty(cls, value: AzurePool) -> AzurePool:
+        if value.min_size < 1:
+            raise ValueError("the system pool needs minSize >= 1 (AKS requires a System node)")
+        return value
+
+
+Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+class MaintenanceWindow(ConfigModel):
+    """When AKS may apply automatic cluster and node-image upgrades (weekly)."""
+
+    day_of_week: Weekday = "Sunday"
+    start_time: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    duration_hours: int = Field(default=4, ge=4, le=24)
+    utc_offset: str = Field(default="+00:00", pattern=r"^[+-](0\d|1[0-4]):[0-5]\d$")
 
 
 class ClusterConfig(ConfigModel):
-    kubernetes_version: str
+    kubernetes_version: KubernetesVersion
     sku_tier: Literal["Free", "Standard", "Premium"]
     upgrade_channel: Literal["patch", "stable", "rapid", "node-image"]
     node_os_upgrade_channel: Literal["NodeImage", "SecurityPatch", "Unmanaged"] = "NodeImage"
     network_policy: Literal["cilium", "azure", "calico"] = "cilium"
     availability_zones: list[Literal["1", "2", "3"]] = Field(default_factory=list)
-    admin_group_object_ids: list[ObjectId] = Field(min_length=1)
+    #: Entra ID groups granted cluster admin (org-specific: no shipped file carries one).
+    admin_group_object_ids: list[ObjectId] = Field(default_factory=list)
     log_retention_days: int = Field(ge=30, le=730)
+    maintenance: MaintenanceWindow = Field(default_factory=MaintenanceWindow)
     node_pools: NodePools
-
-    @field_validator("kubernetes_version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if not _K8S_VERSION.match(value):
-            raise ValueError("expected a Kubernetes version like '1.33' or '1.33.2'")
-        return value
 
 
 class RegistryConfig(ConfigModel):
@@ -156,6 +182,9 @@ class RegistryConfig(ConfigModel):
 class StorageConfig(ConfigModel):
     replication: Literal["LRS", "ZRS", "GRS", "GZRS", "RAGRS", "RAGZRS"]
     soft_delete_days: int = Field(ge=1, le=365)
+    #: Previous blob versions (kept by versioning) are deleted this many days after they are
+    #: replaced.
+    version_retention_days: int = Field(default=90, ge=1, le=3650)
 
 
 class DatabaseConfig(ConfigModel):
@@ -169,22 +198,22 @@ class DatabaseConfig(ConfigModel):
     database_name: str = Field(default="mlflow", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     admin_login: str = Field(default="mlflow_admin", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
-    @field_validator("high_availability")
-    @classmethod
-    def _ha_tier(cls, value: str, info: ValidationInfo) -> str:
-        if value != "Disabled" and info.data.get("sku_tier") == "Burstable":
+    @model_validator(mode="after")
+    def _ha_tier(self) -> Self:
+        if self.high_availability != "Disabled" and self.sku_tier == "Burstable":
             raise ValueError("high availability is not available on the Burstable tier")
-        return value
+        return self
 
 
 class KeyVaultConfig(ConfigModel):
     soft_delete_retention_days: int = Field(ge=7, le=90)
+    #: Purge protection keeps a deleted vault (and its name) for the retention period: right for
+    #: prod, but it makes every destroy → up of a dev stack fail until the period ends.
+    purge_protection: bool
+    #: The AKS KMS key gets a new version this often (its versions expire after twice as long).
+    kms_key_rotation_days: int = Field(default=180, ge=30, le=730)
     #: Deployer egress ranges allowed through the vault firewall (empty: private endpoint only).
-    allowed_ip_ranges: list[Cidr] = Field(default_factory=list)
-
-
-class WorkloadsConfig(ConfigModel):
-    namespace: str = Field(default="stratus", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    allowed_ip_ranges: list[AllowedCidr] = Field(default_factory=list)
 
 
 class AzureConfig(ConfigModel):
@@ -196,12 +225,19 @@ class AzureConfig(ConfigModel):
     storage: StorageConfig
     database: DatabaseConfig
     key_vault: KeyVaultConfig
-    workloads: WorkloadsConfig = Field(default_factory=WorkloadsConfig)
 
 
 def read_azure_config() -> AzureConfig:
     config = read_section("azure", AzureConfig, required=True)
     assert config is not None  # required=True raises instead
+    if not config.cluster.admin_group_object_ids:
+        raise missing_org_value(
+            "stratus:azure.cluster.adminGroupObjectIds[0]",
+            "the object id of the Entra ID group whose members administer the cluster (local "
+            "accounts are off: without it nobody can use the cluster)",
+            "<entra-group-object-id>",
+            path=True,
+        )
     return config
 
 

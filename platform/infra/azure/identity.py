@@ -27,6 +27,7 @@ class Grant:
 @dataclass(frozen=True)
 class WorkloadSpec:
     workload: str
+    namespace: str
     service_account: str
     grants: Sequence[Grant] = field(default_factory=tuple)
 
@@ -37,7 +38,6 @@ class WorkloadIdentitiesArgs:
     location: pulumi.Input[str]
     subscription_id: pulumi.Input[str]
     oidc_issuer_url: pulumi.Input[str]
-    namespace: str
     workloads: Sequence[WorkloadSpec]
     tags: Mapping[str, str]
 
@@ -47,6 +47,7 @@ class BoundIdentity:
     client_id: pulumi.Output[str]
     principal_id: pulumi.Output[str]
     tenant_id: pulumi.Output[str]
+    namespace: str
     service_account: str
 
 
@@ -76,7 +77,7 @@ class WorkloadIdentities(pulumi.ComponentResource):
                 resource_group_name=args.resource_group_name,
                 resource_name_=identity.name,
                 issuer=args.oidc_issuer_url,
-                subject=f"system:serviceaccount:{args.namespace}:{spec.service_account}",
+                subject=f"system:serviceaccount:{spec.namespace}:{spec.service_account}",
                 audiences=[TOKEN_EXCHANGE_AUDIENCE],
                 opts=child,
             )
@@ -93,6 +94,7 @@ class WorkloadIdentities(pulumi.ComponentResource):
                 client_id=identity.client_id,
                 principal_id=identity.principal_id,
                 tenant_id=identity.tenant_id,
+                namespace=spec.namespace,
                 service_account=spec.service_account,
             )
         self.identities = bound

@@ -1,5 +1,6 @@
-"""Key Vault for platform secrets and the AKS KMS key: RBAC authorization, purge protection,
-firewall default Deny with a private endpoint."""
+"""Key Vault for platform secrets and the AKS KMS key: RBAC authorization, purge protection where
+configured (prod), firewall default Deny with a private endpoint, and a rotation policy for the
+KMS key."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ class KeyVault(pulumi.ComponentResource):
                 enable_rbac_authorization=True,
                 enable_soft_delete=True,
                 soft_delete_retention_in_days=cfg.soft_delete_retention_days,
-                enable_purge_protection=True,
+                # Azure refuses `false` here: purge protection is either on or left out.
+                enable_purge_protection=True if cfg.purge_protection else None,
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,
                 enabled_for_template_deployment=False,
@@ -84,6 +86,29 @@ class KeyVault(pulumi.ComponentResource):
                 kty="RSA",
                 key_size=2048,
                 key_ops=["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+                # A new key version every `kmsKeyRotationDays`; AKS moves to it on the next
+                # `pulumi refresh` + `pulumi up` (the previous version keeps decrypting until then).
+                rotation_policy=keyvault.RotationPolicyArgs(
+                    attributes=keyvault.KeyRotationPolicyAttributesArgs(
+                        expiry_time=f"P{2 * cfg.kms_key_rotation_days}D"
+                    ),
+                    lifetime_actions=[
+                        keyvault.LifetimeActionArgs(
+                            action=keyvault.ActionArgs(
+                                type=keyvault.KeyRotationPolicyActionType.ROTATE
+                            ),
+                            trigger=keyvault.TriggerArgs(
+                                time_after_create=f"P{cfg.kms_key_rotation_days}D"
+                            ),
+                        ),
+                        keyvault.LifetimeActionArgs(
+                            action=keyvault.ActionArgs(
+                                type=keyvault.KeyRotationPolicyActionType.NOTIFY
+                            ),
+                            trigger=keyvault.TriggerArgs(time_before_expiry="P30D"),
+                        ),
+                    ],
+                ),
             ),
             tags=args.tags,
             opts=child,

@@ -1,5 +1,5 @@
-"""The VNet: subnets for nodes, the API server, private endpoints and the database; NSGs; and the
-private DNS zones the private endpoints register in."""
+"""The VNet: subnets for nodes, the API server, private endpoints, the database and (optionally)
+deployers; NSGs; and the private DNS zones the private endpoints register in."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ class Network(pulumi.ComponentResource):
     api_server_subnet_id: pulumi.Output[str]
     endpoints_subnet_id: pulumi.Output[str]
     database_subnet_id: pulumi.Output[str]
+    #: Self-hosted runners / deployers (``network.deployerSubnet``), ``None`` when not configured.
+    deployer_subnet_id: pulumi.Output[str] | None
+    vnet_name: pulumi.Output[str]
     #: ``blob`` / ``registry`` / ``vault`` → private DNS zone id.
     private_link_zone_ids: Mapping[str, pulumi.Output[str]]
     postgres_zone_id: pulumi.Output[str]
@@ -65,24 +68,46 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         self.vnet_id = self._vnet.id
+        self.vnet_name = self._vnet.name
         self._last_subnet: network.Subnet | None = None
+        # Deployers: the runner subnet and networks outside the VNet (VPN, ExpressRoute, peering).
+        deployer_sources = [
+            *([cfg.deployer_subnet] if cfg.deployer_subnet else []),
+            *cfg.deployer_cidrs,
+        ]
 
         nodes_rules = [
             # The ML API's public load balancer forwards HTTP(S) to the nodes.
-            _inbound("allow-lb-http", 100, "Allow", "Tcp", "Internet", ["80", "443"]),
+            _inbound("allow-lb-http", 100, "Allow", "Tcp", ["Internet"], ["80", "443"]),
         ]
         endpoints_rules = [
-            _inbound("allow-nodes-https", 100, "Allow", "Tcp", cfg.nodes_subnet, ["443"]),
+            _inbound("allow-nodes-https", 100, "Allow", "Tcp", [cfg.nodes_subnet], ["443"]),
             # The VNet-integrated API server runs the KMS plugin, which reaches the vault here.
-            _inbound("allow-apiserver-https", 110, "Allow", "Tcp", cfg.api_server_subnet, ["443"]),
-            _inbound("deny-vnet", 4000, "Deny", "*", "VirtualNetwork", ["*"]),
-        ]
-        database_rules = [
-            _inbound("allow-nodes-pg", 100, "Allow", "Tcp", cfg.nodes_subnet, ["5432"]),
-            _inbound("deny-vnet", 4000, "Deny", "*", "VirtualNetwork", ["*"]),
+            _inbound(
+                "allow-apiserver-https", 110, "Allow", "Tcp", [cfg.api_server_subnet], ["443"]
+            ),
+            _inbound("deny-vnet", 4000, "Deny", "*", ["VirtualNetwork"], ["*"]),
         ]
         api_rules = [
-            _inbound("allow-vnet-https", 100, "Allow", "Tcp", "VirtualNetwork", ["443"]),
+            _inbound("allow-vnet-https", 100, "Allow", "Tcp", ["VirtualNetwork"], ["443"]),
+        ]
+        if deployer_sources:
+            # Deployers push images (registry), read secrets (vault), upload data (blob) ...
+            endpoints_rules.append(
+                _inbound("allow-deployers-https", 120, "Allow", "Tcp", deployer_sources, ["443"])
+            )
+            # ... and reach the private API server.
+            api_rules.append(
+                _inbound("allow-deployers-https", 110, "Allow", "Tcp", deployer_sources, ["443"])
+            )
+        database_rules = [
+            _inbound("allow-nodes-pg", 100, "Allow", "Tcp", [cfg.nodes_subnet], ["5432"]),
+            # Zone-redundant HA replicates between the primary and the standby inside the subnet.
+            _inbound("allow-database-subnet", 110, "Allow", "*", [cfg.database_subnet], ["5432"]),
+            _inbound("deny-vnet", 4000, "Deny", "*", ["VirtualNetwork"], ["*"]),
+        ]
+        deployer_rules = [
+            _inbound("deny-vnet", 4000, "Deny", "*", ["VirtualNetwork"], ["*"]),
         ]
 
         self.nodes_subnet_id = self._subnet(
@@ -106,6 +131,15 @@ class Network(pulumi.ComponentResource):
             cfg.database_subnet,
             database_rules,
             delegation="Microsoft.DBforPostgreSQL/flexibleServers",
+            # Microsoft's recommendation for HA: WAL archiving reaches Storage over the backbone.
+            service_endpoints=["Microsoft.Storage"],
+        )
+        self.deployer_subnet_id = (
+            self._subnet(
+                name, "deployers", args, cfg.deployer_subnet, deployer_rules, delegation=None
+            )
+            if cfg.deployer_subnet
+            else None
         )
 
         self.zone_links = []
@@ -135,6 +169,7 @@ class Network(pulumi.ComponentResource):
         rules: list[network.SecurityRuleArgs],
         *,
         delegation: str | None,
+        service_endpoints: list[str] | None = None,
     ) -> pulumi.Output[str]:
         child = pulumi.ResourceOptions(parent=self)
         nsg = network.NetworkSecurityGroup(
@@ -155,6 +190,11 @@ class Network(pulumi.ComponentResource):
                 [network.DelegationArgs(name=role, service_name=delegation)] if delegation else None
             ),
             private_endpoint_network_policies="Enabled" if role == "endpoints" else None,
+            service_endpoints=(
+                [network.ServiceEndpointPropertiesFormatArgs(service=s) for s in service_endpoints]
+                if service_endpoints
+                else None
+            ),
             default_outbound_access=False,
             # Azure rejects concurrent writes to one VNet's subnets: create them one by one.
             opts=pulumi.ResourceOptions(
@@ -189,16 +229,18 @@ class Network(pulumi.ComponentResource):
 
 
 def _inbound(
-    name: str, priority: int, access: str, protocol: str, source: str, ports: list[str]
+    name: str, priority: int, access: str, protocol: str, sources: list[str], ports: list[str]
 ) -> network.SecurityRuleArgs:
-    """An inbound NSG rule from ``source`` to the subnet on ``ports``."""
+    """An inbound NSG rule from ``sources`` (CIDRs or one service tag) on ``ports``."""
+    single = len(sources) == 1
     return network.SecurityRuleArgs(
         name=name,
         priority=priority,
         direction="Inbound",
         access=access,
         protocol=protocol,
-        source_address_prefix=source,
+        source_address_prefix=sources[0] if single else None,
+        source_address_prefixes=None if single else list(sources),
         source_port_range="*",
         destination_address_prefix="*",
         destination_port_ranges=ports,

@@ -17,6 +17,7 @@ KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 KEY_VAULT_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
 MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 
 ROLE_NAMES = {
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
@@ -27,6 +28,7 @@ ROLE_NAMES = {
     KEY_VAULT_CONTRIBUTOR: "Key Vault Contributor",
     MANAGED_IDENTITY_OPERATOR: "Managed Identity Operator",
     NETWORK_CONTRIBUTOR: "Network Contributor",
+    AKS_RBAC_CLUSTER_ADMIN: "Azure Kubernetes Service RBAC Cluster Admin",
 }
 
 
@@ -47,12 +49,13 @@ def assign_role(
     role: str,
     principal_id: pulumi.Input[str],
     scope: pulumi.Input[str],
+    principal_type: str = "ServicePrincipal",
 ) -> authorization.RoleAssignment:
-    """Grant ``role`` to a managed identity (a service principal) on ``scope``."""
+    """Grant ``role`` to a principal (by default a managed identity) on ``scope``."""
     return authorization.RoleAssignment(
         name,
         principal_id=principal_id,
-        principal_type="ServicePrincipal",
+        principal_type=principal_type,
         role_definition_id=role_definition_id(subscription_id, role),
         scope=scope,
         description=f"stratus: {ROLE_NAMES[role]}",

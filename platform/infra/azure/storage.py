@@ -34,7 +34,8 @@ class StorageArgs:
 
 class Storage(pulumi.ComponentResource):
     """HTTPS only, TLS 1.2 minimum, no public blob access, no shared keys (Entra ID only), blob
-    versioning and soft delete, firewall default Deny and a blob private endpoint."""
+    versioning and soft delete (previous versions deleted after ``versionRetentionDays``),
+    firewall default Deny and a blob private endpoint."""
 
     account_id: pulumi.Output[str]
     account_name: pulumi.Output[str]
@@ -88,6 +89,34 @@ class Storage(pulumi.ComponentResource):
                 enabled=True, days=cfg.soft_delete_days
             ),
             opts=child,
+        )
+
+        # Versioning keeps every overwritten blob; without this rule old versions pile up forever.
+        storage.ManagementPolicy(
+            f"{name}-lifecycle",
+            resource_group_name=rg,
+            account_name=account.name,
+            management_policy_name="default",
+            policy=storage.ManagementPolicySchemaArgs(
+                rules=[
+                    storage.ManagementPolicyRuleArgs(
+                        name="delete-old-versions",
+                        type="Lifecycle",
+                        enabled=True,
+                        definition=storage.ManagementPolicyDefinitionArgs(
+                            filters=storage.ManagementPolicyFilterArgs(blob_types=["blockBlob"]),
+                            actions=storage.ManagementPolicyActionArgs(
+                                version=storage.ManagementPolicyVersionArgs(
+                                    delete=storage.DateAfterCreationArgs(
+                                        days_after_creation_greater_than=cfg.version_retention_days
+                                    )
+                                )
+                            ),
+                        ),
+                    )
+                ]
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[blob_service]),
         )
 
         ids: dict[str, pulumi.Output[str]] = {}

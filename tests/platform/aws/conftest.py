@@ -7,17 +7,16 @@ import json
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.platform.aws import mocks  # noqa: F401 - registers the AWS mocks
-from tests.platform.harness import STACKS, Registered, StackRun, run_stack
+import infra.offline  # noqa: F401 - registers the mock tables
+from infra.offline import Registered, StackRun, run_stack, stack_values
 
 AWS_STACKS = ("aws-dev", "aws-prod")
 
 
 def stack_file(stack: str) -> dict[str, Any]:
-    document = yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())
-    return dict(document["config"])
+    """The stack's config as offline runs see it (file + ``stacks/offline-overrides.yaml``)."""
+    return stack_values(stack)
 
 
 def aws_section(stack: str) -> dict[str, Any]:

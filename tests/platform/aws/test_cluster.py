@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from infra.aws import caller_role_name
+from infra.config import StratusConfigError
+from infra.offline import StackRun, run_stack
+from infra.offline.aws import ACCOUNT_ID, OIDC_ISSUER, REGION
 from tests.platform.aws.conftest import aws_section, stack_file
-from tests.platform.aws.mocks import ACCOUNT_ID, OIDC_ISSUER, REGION
-from tests.platform.harness import StackRun, run_stack
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -103,31 +107,62 @@ def test_node_groups_follow_the_config(stack: StackRun) -> None:
             "maxSize": expected["maxSize"],
             "desiredSize": expected["desiredSize"],
         }
-        assert group["labels"]["stratus.io/workload"] == role
+        assert group["labels"]["stratus.io/pool"] == role
         assert group["clusterName"] == stack.one(CLUSTER).inputs["name"]
 
 
 def test_training_group_is_spot_and_tainted(stack: StackRun) -> None:
     training = _groups(stack)["training"]
     assert training["capacityType"] == "SPOT"
+    assert training["labels"] == {"stratus.io/pool": "training", "stratus.io/capacity": "spot"}
     assert training["taints"] == [
-        {"key": "stratus.io/workload", "value": "training", "effect": "NO_SCHEDULE"}
+        {"key": "stratus.io/pool", "value": "training", "effect": "NO_SCHEDULE"}
     ]
 
 
-def test_general_groups_are_on_demand_and_untainted(stack: StackRun) -> None:
-    for role in ("system", "api"):
-        group = _groups(stack)[role]
-        assert group["capacityType"] == "ON_DEMAND"
-        assert group.get("taints", []) == []
+def test_system_group_is_kept_for_add_ons_and_api_group_is_untainted(stack: StackRun) -> None:
+    groups = _groups(stack)
+    assert groups["system"]["capacityType"] == "ON_DEMAND"
+    assert groups["system"]["taints"] == [
+        {"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}
+    ]
+    assert groups["api"]["capacityType"] == "ON_DEMAND"
+    assert groups["api"].get("taints", []) == []
 
 
 def test_gpu_group_only_in_prod_with_gpu_ami_taint_and_label(dev: StackRun, prod: StackRun) -> None:
     assert "gpu" not in _groups(dev)
     gpu = _groups(prod)["gpu"]
     assert gpu["amiType"] == "AL2023_x86_64_NVIDIA"
-    assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
-    assert gpu["labels"]["nvidia.com/gpu.present"] == "true"
+    assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
+    assert gpu["labels"]["stratus.io/pool"] == "gpu"
+
+
+def test_node_groups_carry_the_cluster_autoscaler_discovery_tags(stack: StackRun) -> None:
+    name = stack.one(CLUSTER).inputs["name"]
+    for group in stack.of_type(NODE_GROUP):
+        assert group.inputs["tags"]["k8s.io/cluster-autoscaler/enabled"] == "true"
+        assert group.inputs["tags"][f"k8s.io/cluster-autoscaler/{name}"] == "owned"
+
+
+def test_groups_that_start_empty_tell_the_autoscaler_their_labels_and_taints(
+    stack: StackRun,
+) -> None:
+    """A group at zero nodes scales up only if its Auto Scaling group describes the node."""
+    tags: dict[str, dict[str, str]] = {}
+    for tag in stack.of_type("aws:autoscaling/tag:Tag"):
+        group = tag.inputs["autoscalingGroupName"]
+        tags.setdefault(group, {})[tag.inputs["tag"]["key"]] = tag.inputs["tag"]["value"]
+        assert tag.inputs["tag"]["propagateAtLaunch"] is False
+    training_asg = next(g for g in tags if "-training-ng" in g)
+    assert tags[training_asg] == {
+        "k8s.io/cluster-autoscaler/node-template/label/stratus.io/pool": "training",
+        "k8s.io/cluster-autoscaler/node-template/label/stratus.io/capacity": "spot",
+        "k8s.io/cluster-autoscaler/node-template/taint/stratus.io/pool": "training:NoSchedule",
+    }
+    # Only the groups whose minimum is zero need it (training; gpu in prod).
+    zero_min = {role for role, g in _groups(stack).items() if g["scalingConfig"]["minSize"] == 0}
+    assert {g.split("-ng")[0].rsplit("-", 1)[-1] for g in tags} == zero_min
 
 
 def test_nodes_use_imdsv2_and_encrypted_root_volumes(stack: StackRun) -> None:
@@ -137,6 +172,8 @@ def test_nodes_use_imdsv2_and_encrypted_root_volumes(stack: StackRun) -> None:
     for group in stack.of_type(NODE_GROUP):
         template = templates[group.inputs["launchTemplate"]["id"].removesuffix("-id")]
         assert template["metadataOptions"]["httpTokens"] == "required"
+        # Pods must not reach the node role through the metadata service (they use IRSA).
+        assert template["metadataOptions"]["httpPutResponseHopLimit"] == 1
         (disk,) = template["blockDeviceMappings"]
         assert disk["ebs"]["encrypted"] == "true"
         role = group.inputs["tags"]["stratus-node-group"]
@@ -161,6 +198,13 @@ def test_core_addons_with_irsa_for_cni_and_ebs(stack: StackRun) -> None:
     assert ebs_config == {"defaultStorageClass": {"enabled": True}}
 
 
+def test_vpc_cni_enforces_network_policies(stack: StackRun) -> None:
+    cni = next(
+        a for a in stack.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni"
+    )
+    assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
 def test_kubeconfig_authenticates_with_aws_eks_get_token(stack: StackRun) -> None:
     assert "kubeconfig" in stack.secret_outputs
     kubeconfig = json.loads(stack.outputs["kubeconfig"])
@@ -178,9 +222,8 @@ def test_kubeconfig_authenticates_with_aws_eks_get_token(stack: StackRun) -> Non
         "--region",
         stack_file(stack.stack)["aws:region"],
     ]
-    provider = stack.one("pulumi:providers:kubernetes")
-    assert json.loads(provider.inputs["kubeconfig"]) == kubeconfig
-    assert "kubeconfig" in provider.secret_paths
+    # The foundation creates no Kubernetes objects: no Kubernetes provider either.
+    assert stack.of_type("pulumi:providers:kubernetes") == []
 
 
 def test_node_role_has_only_the_node_policies(stack: StackRun) -> None:
@@ -194,3 +237,65 @@ def test_node_role_has_only_the_node_policies(stack: StackRun) -> None:
         "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
         "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
     ]
+
+
+def test_deployers_reach_the_private_api_on_443(stack: StackRun) -> None:
+    """The cluster's extra security group admits the deployer security group (runners in the
+    VPC) on 443; nothing else reaches the private endpoint from the VPC but the nodes."""
+    vpc = stack.one(CLUSTER).inputs["vpcConfig"]
+    (api_group_id,) = vpc["securityGroupIds"]
+    api_group = next(
+        g
+        for g in stack.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if f"{g.name}-id" == api_group_id
+    )
+    deployer = stack.one("aws:ec2/securityGroup:SecurityGroup", "deployer-sg")
+    (rule,) = api_group.inputs["ingress"]
+    assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443)
+    assert rule["securityGroups"] == [f"{deployer.name}-id"]
+    assert stack.outputs["network"]["details"]["deployerSecurityGroupId"] == f"{deployer.name}-id"
+
+
+def test_deployer_networks_from_config_reach_the_private_api() -> None:
+    section = aws_section("aws-dev")
+    section["cluster"]["deployerCidrs"] = ["10.99.0.0/16"]
+    run = run_stack("aws-dev", override={"stratus:aws": section})
+    api_group = run.one("aws:ec2/securityGroup:SecurityGroup", "cluster-api-access")
+    by_source = {tuple(r.get("cidrBlocks") or []): r for r in api_group.inputs["ingress"]}
+    assert by_source[("10.99.0.0/16",)]["fromPort"] == 443
+    # The private endpoint stays private.
+    assert run.one(CLUSTER).inputs["vpcConfig"]["endpointPublicAccess"] is False
+
+
+def test_service_range_comes_from_config(stack: StackRun) -> None:
+    config = stack_file(stack.stack)["stratus:aws"]["network"]
+    network = stack.one(CLUSTER).inputs["kubernetesNetworkConfig"]
+    assert network == {"serviceIpv4Cidr": config["serviceCidr"], "ipFamily": "ipv4"}
+
+
+def test_the_deploying_role_in_admin_roles_is_rejected_before_anything_is_created() -> None:
+    """EKS makes the creator admin (bootstrapCreatorAdmin) and rejects a second access entry
+    for the same role: a config listing the deploying role fails at config time."""
+    section = aws_section("aws-dev")
+    # The mocked caller is arn:aws:iam::123456789012:role/deployer.
+    section["cluster"]["adminRoleArns"] = [f"arn:aws:iam::{ACCOUNT_ID}:role/ci/deployer"]
+    with pytest.raises(StratusConfigError, match=r"adminRoleArns: .*role/ci/deployer is the role"):
+        run_stack("aws-dev", override={"stratus:aws": section})
+    section["cluster"]["bootstrapCreatorAdmin"] = False
+    run = run_stack("aws-dev", override={"stratus:aws": section})
+    assert (
+        run.one(CLUSTER).inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    )
+    assert run.one("aws:eks/accessEntry:AccessEntry").inputs["principalArn"].endswith("/deployer")
+
+
+@pytest.mark.parametrize(
+    ("caller", "role"),
+    [
+        ("arn:aws:sts::123456789012:assumed-role/deployer/gh-actions-42", "deployer"),
+        ("arn:aws:iam::123456789012:role/ci/deployer", "deployer"),
+        ("arn:aws:iam::123456789012:user/alice", None),
+    ],
+)
+def test_caller_role_name(caller: str, role: str | None) -> None:
+    assert caller_role_name(caller) == role

@@ -12,8 +12,8 @@ import pytest
 
 from infra.aws.config import AwsConfig
 from infra.config import StratusConfigError, validate_section
+from infra.offline import run_stack
 from tests.platform.aws.conftest import AWS_STACKS, aws_section, stack_file
-from tests.platform.harness import run_stack
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -44,8 +44,8 @@ INVALID: list[tuple[str, Edit, str]] = [
     (
         "unsupported-kubernetes-version",
         _set("cluster.kubernetesVersion", "1.19"),
-        r"stratus:aws\.cluster\.kubernetesVersion: Value error, expected a supported EKS "
-        r"version, one of 1\.32, 1\.33, 1\.34 \(got '1\.19'\)",
+        r"stratus:aws\.cluster\.kubernetesVersion: Value error, expected a supported Kubernetes "
+        r"minor version, one of 1\.32, 1\.33, 1\.34 .*\(got '1\.19'\)",
     ),
     (
         "missing-database-section",
@@ -66,7 +66,7 @@ INVALID: list[tuple[str, Edit, str]] = [
     (
         "public-endpoint-open-to-the-internet",
         _set("cluster.publicAccessCidrs", ["0.0.0.0/0"]),
-        r"stratus:aws\.cluster\.publicAccessCidrs: Value error, 0\.0\.0\.0/0 would open",
+        r"stratus:aws\.cluster\.publicAccessCidrs\[0\]: Value error, 0\.0\.0\.0/0 would open",
     ),
     (
         "vpc-too-small",
@@ -77,6 +77,31 @@ INVALID: list[tuple[str, Edit, str]] = [
         "nat-mode",
         _set("network.natGateways", "many"),
         r"stratus:aws\.network\.natGateways: Input should be 'perAz' or 'single'",
+    ),
+    (
+        "deployer-network-open-to-the-internet",
+        _set("cluster.deployerCidrs", ["0.0.0.0/0"]),
+        r"stratus:aws\.cluster\.deployerCidrs\[0\]: Value error, 0\.0\.0\.0/0 would open",
+    ),
+    (
+        "service-range-inside-the-vpc",
+        _set("network.serviceCidr", "10.50.128.0/20"),
+        r"stratus:aws\.network: Value error, serviceCidr 10\.50\.128\.0/20 overlaps the VPC cidr "
+        r"10\.50\.0\.0/16",
+    ),
+    (
+        "kubernetes-patch-version",
+        _set("cluster.kubernetesVersion", "1.33.2"),
+        r"stratus:aws\.cluster\.kubernetesVersion: Value error, expected a supported Kubernetes "
+        r"minor version",
+    ),
+    (
+        "admin-role-twice",
+        _set(
+            "cluster.adminRoleArns",
+            ["arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/a"],
+        ),
+        r"stratus:aws\.cluster\.adminRoleArns: Value error, lists a role twice",
     ),
     (
         "backup-retention",

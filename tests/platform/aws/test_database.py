@@ -1,14 +1,11 @@
-"""The MLflow database: private, encrypted, backed up, Multi-AZ in prod, password never in plain
-text."""
+"""The MLflow database: private, encrypted, backed up, Multi-AZ in prod; its password generated
+and kept by RDS in Secrets Manager, never in Pulumi's state."""
 
 from __future__ import annotations
 
-import json
-from urllib.parse import urlsplit
-
+from infra.offline import StackRun
+from infra.offline.aws import CLUSTER_SECURITY_GROUP
 from tests.platform.aws.conftest import stack_file
-from tests.platform.aws.mocks import CLUSTER_SECURITY_GROUP
-from tests.platform.harness import StackRun
 
 INSTANCE = "aws:rds/instance:Instance"
 
@@ -48,7 +45,7 @@ def test_tls_is_enforced(stack: StackRun) -> None:
         for p in stack.one("aws:rds/parameterGroup:ParameterGroup").inputs["parameters"]
     }
     assert params["rds.force_ssl"] == "1"
-    assert urlsplit(stack.outputs["databaseDsn"]).query == "sslmode=require"
+    assert stack.outputs["database"]["sslMode"] == "require"
 
 
 def test_availability_and_backups_follow_the_config(dev: StackRun, prod: StackRun) -> None:
@@ -66,43 +63,37 @@ def test_availability_and_backups_follow_the_config(dev: StackRun, prod: StackRu
     assert dev.one(INSTANCE).inputs["multiAz"] is False
 
 
-def _password(run: StackRun) -> str:
-    password = urlsplit(run.outputs["databaseDsn"]).password
-    assert password, "the DSN carries the generated password"
-    return password
-
-
-def test_password_is_generated_and_only_ever_secret(stack: StackRun) -> None:
-    password = _password(stack)
-    generated = stack.one("random:index/randomPassword:RandomPassword").inputs
-    assert generated["length"] == len(password) == 40
-    db = stack.one(INSTANCE)
-    assert db.inputs["password"] == password
-    assert "password" in db.secret_paths
-    assert "databaseDsn" in stack.secret_outputs
-    assert stack.plaintext_occurrences(password) == []
-
-
-def test_credentials_are_in_secrets_manager_encrypted(stack: StackRun) -> None:
-    password = _password(stack)
-    version = stack.one("aws:secretsmanager/secretVersion:SecretVersion")
-    assert "secretString" in version.secret_paths
-    document = json.loads(version.inputs["secretString"])
-    assert document["password"] == password
-    assert document["dsn"] == stack.outputs["databaseDsn"]
-    assert document["host"] == stack.outputs["databaseHost"]
-    secret = stack.one("aws:secretsmanager/secret:Secret").inputs
+def test_rds_manages_the_master_password_in_secrets_manager(stack: StackRun) -> None:
+    """No password is generated, set or stored by Pulumi: RDS creates and rotates it in a
+    Secrets Manager secret encrypted with the database key, and the contract names that secret."""
+    db = stack.one(INSTANCE).inputs
+    assert db["manageMasterUserPassword"] is True
+    assert "password" not in db
     key = stack.one("aws:kms/key:Key", "mlflow-db-key")
-    assert secret["kmsKeyId"].endswith(f":key/{key.name}-id")
-
-
-def test_plaintext_finder_would_catch_a_leak(stack: StackRun) -> None:
-    """The no-plain-text check is only meaningful if it finds the password where it is public:
-    here, the DSN output read back without its secret marker."""
-    leaked = StackRun(
-        stack=stack.stack,
-        resources=stack.resources,
-        outputs=stack.outputs,
-        secret_outputs=frozenset(),
+    assert db["masterUserSecretKmsKeyId"].endswith(f":key/{key.name}-id")
+    assert stack.of_type("random:index/randomPassword:RandomPassword") == []
+    assert stack.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
+    contract = stack.outputs["database"]
+    assert contract["password"]["store"] == "aws-secrets-manager"
+    assert contract["password"]["name"].startswith("arn:aws:secretsmanager:")
+    assert ":secret:rds!db-" in contract["password"]["name"]
+    assert contract["password"]["property"] == "password"
+    assert contract["user"] == stack_file(stack.stack)["stratus:aws"]["database"].get(
+        "username", "mlflow"
     )
-    assert leaked.plaintext_occurrences(_password(stack)) == ["stack output databaseDsn"]
+    # Nothing in the outputs could carry a database password any more.
+    assert stack.secret_outputs == {"kubeconfig"}
+
+
+def test_postgres_logs_are_kept_as_configured(stack: StackRun) -> None:
+    db = stack.one(INSTANCE).inputs
+    groups = {
+        g.inputs["name"]: g.inputs["retentionInDays"]
+        for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if g.inputs.get("name", "").startswith("/aws/rds/")
+    }
+    expected = stack_file(stack.stack)["stratus:aws"]["database"].get("logRetentionDays", 30)
+    assert groups == {
+        f"/aws/rds/instance/{db['identifier']}/{log}": expected
+        for log in db["enabledCloudwatchLogsExports"]
+    }

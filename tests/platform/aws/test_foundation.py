@@ -1,85 +1,56 @@
-"""``infra.aws.build_stack`` returns the cloud-neutral ``CloudFoundation`` and exports it."""
+"""The AWS foundation's contract values: what the layers above read from ``aws-<env>``."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import pulumi
-import pulumi_kubernetes as k8s
-import pytest
-from pulumi.runtime.sync_await import _sync_await
-
-import infra.aws
-from infra.foundation import WORKLOADS, CloudFoundation
+from infra.foundation import AWS_ADDON_WORKLOADS, WORKLOADS, FoundationOutputs
+from infra.offline import StackRun
+from infra.offline.aws import ACCOUNT_ID, OIDC_ISSUER, REGION
 from tests.platform.aws.conftest import stack_file
-from tests.platform.harness import StackRun, run_stack
 
 
-def _resolve(value: Any) -> Any:
-    return _sync_await(pulumi.Output.from_input(value).future())
+def _contract(run: StackRun) -> FoundationOutputs:
+    return FoundationOutputs.from_values(
+        run.stack, run.outputs, kubeconfig=run.outputs["kubeconfig"]
+    )
 
 
-def _is_secret(value: Any) -> bool:
-    return bool(_sync_await(pulumi.Output.from_input(value).is_secret()))
+def test_contract_describes_the_cluster_and_registry(stack: StackRun) -> None:
+    contract = _contract(stack).contract
+    cluster = stack.one("aws:eks/cluster:Cluster").inputs
+    assert contract.cloud == "aws"
+    assert contract.region == REGION
+    assert contract.cluster.name == cluster["name"]
+    assert contract.cluster.kubernetes_version == cluster["version"]
+    assert contract.cluster.oidc_issuer_url == OIDC_ISSUER
+    assert contract.registry.server == f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
+    assert contract.registry.api == f"{contract.registry.server}/{cluster['name']}/ml-api"
+    assert contract.storage_class == "ebs-csi-default-sc"
 
 
-@pytest.fixture(scope="module")
-def built() -> tuple[CloudFoundation, StackRun]:
-    """The foundation object ``build_stack`` returned during a real run of aws-prod."""
-    results: list[CloudFoundation] = []
-    original = infra.aws.build_stack
-
-    def recording(identity: Any) -> CloudFoundation:
-        foundation = original(identity)
-        results.append(foundation)
-        return foundation
-
-    patch = pytest.MonkeyPatch()
-    patch.setattr(infra.aws, "build_stack", recording)
-    try:
-        run = run_stack("aws-prod")
-    finally:
-        patch.undo()
-    (foundation,) = results
-    return foundation, run
+def test_contract_stores_are_s3_urls_with_the_region_for_pods(stack: StackRun) -> None:
+    stores = _contract(stack).contract.stores
+    for url in (stores.data_raw, stores.data_processed, stores.models, stores.mlflow_artifacts):
+        assert url.startswith("s3://")
+    assert stores.storage_options == {}
+    assert stores.environment == {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 
 
-def test_result_is_the_shared_shape(built: tuple[CloudFoundation, StackRun]) -> None:
-    foundation, run = built
-    assert foundation.cloud == "aws"
-    assert foundation.region == stack_file("aws-prod")["aws:region"]
-    assert isinstance(foundation.k8s_provider, k8s.Provider)
-    assert foundation.storage_class == "ebs-csi-default-sc"
-    assert _resolve(foundation.cluster_name) == run.outputs["clusterName"]
-    assert _resolve(foundation.registry.api) == run.outputs["registryApi"]
-    assert _resolve(foundation.stores.models) == run.outputs["storeModels"]
-    assert _resolve(foundation.stores.storage_options) == {}
-    assert foundation.database.port == 5432
-    assert (foundation.database.name, foundation.database.user) == ("mlflow", "mlflow")
-    assert _is_secret(foundation.database.dsn)
-    assert _is_secret(foundation.kubeconfig)
+def test_identities_cover_the_workloads_and_the_aws_addons(stack: StackRun) -> None:
+    identities = _contract(stack).contract.identities
+    assert set(identities) == set(WORKLOADS) | set(AWS_ADDON_WORKLOADS)
+    for workload, identity in identities.items():
+        namespace, service_account = {**WORKLOADS, **AWS_ADDON_WORKLOADS}[workload]
+        assert (identity.namespace, identity.service_account) == (namespace, service_account)
+        (annotation,) = identity.annotations
+        assert annotation == "eks.amazonaws.com/role-arn"
+        assert identity.pod_labels == {}
 
 
-def test_service_account_annotations_name_the_workload_roles(
-    built: tuple[CloudFoundation, StackRun],
-) -> None:
-    foundation, run = built
-    assert set(foundation.workload_identities) == set(WORKLOADS)
-    for workload, identity in foundation.workload_identities.items():
-        assert identity.service_account == workload
-        assert identity.namespace == "stratus"
-        assert _resolve(identity.service_account_annotations) == {
-            "eks.amazonaws.com/role-arn": run.outputs["workloadRoleArns"][workload]
-        }
-
-
-def test_ingress_uses_the_aws_load_balancer_controller_with_tags(
-    built: tuple[CloudFoundation, StackRun],
-) -> None:
-    foundation, _ = built
-    ingress = foundation.ingress
-    assert ingress.class_name == "alb"
+def test_ingress_uses_the_aws_load_balancer_controller_with_tags(prod: StackRun) -> None:
+    ingress = _contract(prod).contract.ingress
+    assert (ingress.class_name, ingress.controller) == ("alb", "aws-load-balancer-controller")
     assert ingress.annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert ingress.annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
     assert ingress.service_annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == (
@@ -93,10 +64,29 @@ def test_ingress_uses_the_aws_load_balancer_controller_with_tags(
     assert tags["cost-center"] == "ml-platform-prod"
 
 
-def test_stack_outputs(built: tuple[CloudFoundation, StackRun]) -> None:
-    _, run = built
-    assert run.outputs["cloud"] == "aws"
-    assert run.secret_outputs == {"kubeconfig", "databaseDsn"}
-    for key in ("storeDataRaw", "storeDataProcessed", "storeModels", "storeMlflowArtifacts"):
-        assert run.outputs[key].startswith("s3://")
-    assert json.loads(run.outputs["kubeconfig"])["current-context"] == run.outputs["clusterName"]
+def test_pools_describe_the_node_groups(stack: StackRun) -> None:
+    pools = _contract(stack).contract.pools
+    config = stack_file(stack.stack)["stratus:aws"]["cluster"]["nodeGroups"]
+    assert set(pools) == set(config)
+    for name, pool in pools.items():
+        assert pool.machine_types == config[name]["instanceTypes"]
+        assert (pool.min_size, pool.max_size, pool.desired_size) == (
+            config[name]["minSize"],
+            config[name]["maxSize"],
+            config[name]["desiredSize"],
+        )
+        assert pool.spot is (name == "training")
+        assert pool.node_vcpus is not None
+        assert pool.node_memory_gib is not None
+
+
+def test_aws_runs_no_autoscaler_or_metrics_server_of_its_own(stack: StackRun) -> None:
+    capabilities = _contract(stack).contract.capabilities
+    assert capabilities.cluster_autoscaler == "install"
+    assert capabilities.metrics_server == "install"
+
+
+def test_only_the_kubeconfig_is_secret_and_it_uses_aws_eks_get_token(stack: StackRun) -> None:
+    assert stack.secret_outputs == {"kubeconfig"}
+    kubeconfig = json.loads(stack.outputs["kubeconfig"])
+    assert kubeconfig["current-context"] == stack.outputs["cluster"]["name"]

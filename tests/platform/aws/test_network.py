@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 
+from infra.offline import StackRun
+from infra.offline.aws import ZONES
 from tests.platform.aws.conftest import stack_file
-from tests.platform.aws.mocks import ZONES
-from tests.platform.harness import StackRun
 
 SUBNET = "aws:ec2/subnet:Subnet"
 
 
 def _subnets(run: StackRun, kind: str) -> list[dict]:
-    return [dict(s.inputs) for s in run.of_type(SUBNET) if f"-{kind}-" in s.name]
+    """The subnets of one kind, by index (registration order is not deterministic)."""
+    found = [s for s in run.of_type(SUBNET) if f"-{kind}-" in s.name]
+    return [dict(s.inputs) for s in sorted(found, key=lambda s: int(s.name.rsplit("-", 1)[1]))]
 
 
 def test_three_zones_looked_up_in_dev_pinned_in_prod(dev: StackRun, prod: StackRun) -> None:
@@ -65,12 +67,15 @@ def test_default_security_group_allows_nothing(stack: StackRun) -> None:
     assert default.get("egress", []) == []
 
 
-def test_private_endpoints_for_s3_and_ecr(stack: StackRun) -> None:
+def test_private_endpoints_for_the_aws_apis(stack: StackRun) -> None:
+    """S3 through a gateway; ECR (image pulls), STS (IRSA), EC2 (autoscaler), CloudWatch Logs and
+    SSM (bastion-free access) through interface endpoints in the private subnets."""
     region = stack_file(stack.stack)["aws:region"]
     endpoints = {
         e.inputs["serviceName"]: e.inputs for e in stack.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
     }
-    assert set(endpoints) == {f"com.amazonaws.{region}.{s}" for s in ("s3", "ecr.api", "ecr.dkr")}
+    interface = ("ecr.api", "ecr.dkr", "sts", "ec2", "logs", "ssm", "ssmmessages", "ec2messages")
+    assert set(endpoints) == {f"com.amazonaws.{region}.{s}" for s in ("s3", *interface)}
     s3 = endpoints[f"com.amazonaws.{region}.s3"]
     assert s3["vpcEndpointType"] == "Gateway"
     private_tables = {
@@ -79,12 +84,15 @@ def test_private_endpoints_for_s3_and_ecr(stack: StackRun) -> None:
         if "private-rt" in t.name
     }
     assert set(s3["routeTableIds"]) == private_tables
-    for service in ("ecr.api", "ecr.dkr"):
+    private_subnets = {f"{s.name}-id" for s in stack.of_type(SUBNET) if "-private-" in s.name}
+    sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "endpoints-sg")
+    for service in interface:
         endpoint = endpoints[f"com.amazonaws.{region}.{service}"]
         assert endpoint["vpcEndpointType"] == "Interface"
         assert endpoint["privateDnsEnabled"] is True
-    sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "endpoints-sg").inputs
-    assert sg["ingress"] == [
+        assert set(endpoint["subnetIds"]) == private_subnets
+        assert endpoint["securityGroupIds"] == [f"{sg.name}-id"]
+    assert sg.inputs["ingress"] == [
         {
             "protocol": "tcp",
             "fromPort": 443,

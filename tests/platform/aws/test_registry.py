@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from infra.offline import StackRun
 from tests.platform.aws.conftest import stack_file
-from tests.platform.harness import StackRun
 
 
 def test_repositories_for_api_and_training(stack: StackRun) -> None:
@@ -13,8 +13,8 @@ def test_repositories_for_api_and_training(stack: StackRun) -> None:
     names = sorted(r.inputs["name"] for r in repos)
     prefix = stack.one("aws:eks/cluster:Cluster").inputs["name"]
     assert names == [f"{prefix}/ml-api", f"{prefix}/training"]
-    assert stack.outputs["registryApi"].endswith(f"/{prefix}/ml-api")
-    assert stack.outputs["registryTraining"].endswith(f"/{prefix}/training")
+    assert stack.outputs["registry"]["api"].endswith(f"/{prefix}/ml-api")
+    assert stack.outputs["registry"]["training"].endswith(f"/{prefix}/training")
 
 
 def test_repositories_are_immutable_scanned_and_kms_encrypted(stack: StackRun) -> None:

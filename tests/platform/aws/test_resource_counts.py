@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from tests.platform.harness import StackRun
+from infra.offline import StackRun
 
 COMMON = {
-    "aws:cloudwatch/logGroup:LogGroup": 2,
+    # EKS control plane, VPC flow logs, RDS postgresql + upgrade logs.
+    "aws:cloudwatch/logGroup:LogGroup": 4,
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": 1,
     "aws:ec2/flowLog:FlowLog": 1,
     "aws:ec2/internetGateway:InternetGateway": 1,
     "aws:ec2/routeTable:RouteTable": 4,
     "aws:ec2/routeTableAssociation:RouteTableAssociation": 6,
-    "aws:ec2/securityGroup:SecurityGroup": 2,
+    # endpoints, deployers, cluster API access, database.
+    "aws:ec2/securityGroup:SecurityGroup": 4,
     "aws:ec2/subnet:Subnet": 6,
     "aws:ec2/vpc:Vpc": 1,
-    "aws:ec2/vpcEndpoint:VpcEndpoint": 3,
+    # S3 gateway + ECR api/dkr, STS, EC2, Logs, SSM, SSM messages, EC2 messages.
+    "aws:ec2/vpcEndpoint:VpcEndpoint": 9,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": 2,
     "aws:ecr/repository:Repository": 2,
     "aws:eks/addon:Addon": 4,
@@ -26,13 +29,12 @@ COMMON = {
     "aws:rds/parameterGroup:ParameterGroup": 1,
     "aws:rds/subnetGroup:SubnetGroup": 1,
     "aws:s3/bucketLogging:BucketLogging": 4,
+    # The API keys secret (RDS keeps the database secret itself).
     "aws:secretsmanager/secret:Secret": 1,
-    "aws:secretsmanager/secretVersion:SecretVersion": 1,
-    "pulumi:providers:kubernetes": 1,
-    "random:index/randomPassword:RandomPassword": 1,
     "stratus:aws:Cluster": 1,
     "stratus:aws:Database": 1,
     "stratus:aws:Network": 1,
+    "stratus:aws:PlatformSecrets": 1,
     "stratus:aws:Registry": 1,
     "stratus:aws:Storage": 1,
     "stratus:aws:WorkloadIdentities": 1,
@@ -65,13 +67,16 @@ def test_dev_resource_counts(dev: StackRun) -> None:
                 "aws:ec2/launchTemplate:LaunchTemplate": 3,
                 "aws:eks/nodeGroup:NodeGroup": 3,
                 "stratus:aws:NodeGroup": 3,
-                "aws:iam/role:Role": 8,
-                "aws:iam/rolePolicy:RolePolicy": 4,
-                "aws:kms/key:Key": 4,
+                # autoscaler node templates of the training group (2 labels, 1 taint)
+                "aws:autoscaling/tag:Tag": 3,
+                # cluster, VPC CNI, EBS CSI, flow logs, nodes + 4 workloads + 2 add-ons
+                "aws:iam/role:Role": 11,
+                "aws:iam/rolePolicy:RolePolicy": 7,
+                "aws:kms/key:Key": 5,
             }.items()
         )
     )
-    assert len(dev.resources) == 128
+    assert len(dev.resources) == 146
 
 
 def test_prod_resource_counts(prod: StackRun) -> None:
@@ -87,11 +92,13 @@ def test_prod_resource_counts(prod: StackRun) -> None:
                 "aws:ec2/launchTemplate:LaunchTemplate": 4,
                 "aws:eks/nodeGroup:NodeGroup": 4,
                 "stratus:aws:NodeGroup": 4,
-                "aws:iam/role:Role": 9,
-                "aws:iam/rolePolicy:RolePolicy": 5,
-                "aws:kms/key:Key": 5,
+                # training and gpu node templates (2 labels, 1 taint each)
+                "aws:autoscaling/tag:Tag": 6,
+                "aws:iam/role:Role": 12,
+                "aws:iam/rolePolicy:RolePolicy": 8,
+                "aws:kms/key:Key": 6,
                 "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1,
             }.items()
         )
     )
-    assert len(prod.resources) == 147
+    assert len(prod.resources) == 168

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from infra.offline import Registered, StackRun
 from tests.platform.aws.conftest import policy, stack_file
-from tests.platform.harness import Registered, StackRun
 
 BUCKET = "aws:s3/bucket:Bucket"
 DATA_STORES = ("data-raw", "data-processed", "models", "mlflow-artifacts")
@@ -36,10 +36,10 @@ def test_the_four_stores_plus_access_logs(dev: StackRun, prod: StackRun) -> None
         assert names == (expected | {"models-replica"} if run is prod else expected)
         for store, output in zip(
             DATA_STORES,
-            ("storeDataRaw", "storeDataProcessed", "storeModels", "storeMlflowArtifacts"),
+            ("dataRaw", "dataProcessed", "models", "mlflowArtifacts"),
             strict=True,
         ):
-            assert run.outputs[output] == f"s3://{_store(run, store).name}-a1b2c3d"
+            assert run.outputs["stores"][output] == f"s3://{_store(run, store).name}-a1b2c3d"
 
 
 def test_every_bucket_blocks_all_public_access(stack: StackRun) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import yaml
-
-from tests.platform.harness import STACKS
+from infra.offline import stack_values
 
 
 def stack_document(stack: str) -> dict[str, Any]:
-    return yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]
+    """The stack's config as offline runs see it (file + ``stacks/offline-overrides.yaml``)."""
+    return stack_values(stack)
 
 
 def azure_section(stack: str) -> dict[str, Any]:

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from infra.config import StratusConfigError
-from tests.platform.azure import mocks  # noqa: F401 - registers the Azure mocks
+from infra.offline import run_stack, stack_config
 from tests.platform.azure.conftest import azure_section
-from tests.platform.harness import run_stack, stack_config
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -43,17 +42,22 @@ def _del(path: str) -> Edit:
         (
             _set("cluster.kubernetesVersion", "latest"),
             "stratus:azure.cluster.kubernetesVersion",
-            "Kubernetes version",
+            "supported Kubernetes minor version",
         ),
         (
-            _set("cluster.nodePools.api.maxCount", 0),
-            "stratus:azure.cluster.nodePools.api.maxCount",
+            _set("cluster.nodePools.api.maxSize", 0),
+            "stratus:azure.cluster.nodePools.api.maxSize",
             "greater than or equal to 1",
         ),
         (
-            _set("cluster.nodePools.api.minCount", 5),
-            "stratus:azure.cluster.nodePools.api.maxCount",
-            "must be >= minCount (5)",
+            _set("cluster.nodePools.api.minSize", 5),
+            "stratus:azure.cluster.nodePools.api",
+            "expected minSize <= desiredSize <= maxSize (got 5 <= 1 <= 3)",
+        ),
+        (
+            _set("cluster.nodePools.system.minSize", 0),
+            "stratus:azure.cluster.nodePools.system",
+            "needs minSize >= 1",
         ),
         (
             _set("cluster.nodePools.training.spotMaxPrice", 0),
@@ -66,9 +70,16 @@ def _del(path: str) -> Edit:
             "UUID",
         ),
         (
+            # The placeholder the stack files used to ship: it passes as a UUID, names nobody.
+            _set("cluster.adminGroupObjectIds", ["00000000-0000-0000-0000-000000000d01"]),
+            "stratus:azure.cluster.adminGroupObjectIds[0]",
+            "is a placeholder, not an Entra ID group",
+        ),
+        (
             _set("cluster.adminGroupObjectIds", []),
-            "stratus:azure.cluster.adminGroupObjectIds",
-            "at least 1 item",
+            "stratus:azure.cluster.adminGroupObjectIds[0]",
+            "pulumi config set --path 'stratus:azure.cluster.adminGroupObjectIds[0]' "
+            "<entra-group-object-id> --stack azure-dev",
         ),
         (
             _set("storage.replication", "Standard_LRS"),
@@ -77,7 +88,7 @@ def _del(path: str) -> Edit:
         ),
         (
             _set("database.highAvailability", "ZoneRedundant"),
-            "stratus:azure.database.highAvailability",
+            "stratus:azure.database",
             "Burstable",
         ),
         (
@@ -87,18 +98,53 @@ def _del(path: str) -> Edit:
         ),
         (
             _set("network.databaseSubnet", "10.99.0.0/24"),
-            "stratus:azure.network.databaseSubnet",
-            "not inside addressSpace",
+            "stratus:azure.network",
+            "databaseSubnet 10.99.0.0/24 is not inside addressSpace",
         ),
         (
             _set("network.endpointsSubnet", "10.20.0.0/24"),
-            "stratus:azure.network.endpointsSubnet",
-            "overlaps subnet",
+            "stratus:azure.network",
+            "nodesSubnet 10.20.0.0/20 overlaps endpointsSubnet 10.20.0.0/24",
+        ),
+        (
+            _set("network.deployerSubnet", "10.20.18.128/25"),
+            "stratus:azure.network",
+            "databaseSubnet 10.20.18.0/24 overlaps deployerSubnet 10.20.18.128/25",
+        ),
+        (
+            _set("network.podCidr", "10.20.128.0/17"),
+            "stratus:azure.network",
+            "addressSpace 10.20.0.0/16 overlaps podCidr 10.20.128.0/17",
+        ),
+        (
+            _set("network.serviceCidr", "192.168.0.0/20"),
+            "stratus:azure.network",
+            "podCidr 192.168.0.0/16 overlaps serviceCidr 192.168.0.0/20",
+        ),
+        (
+            _set("network.dnsServiceIp", "10.251.0.10"),
+            "stratus:azure.network",
+            "dnsServiceIp 10.251.0.10 is not inside serviceCidr",
         ),
         (
             _set("network.nodesSubnet", "10.20.0.1/20"),
             "stratus:azure.network.nodesSubnet",
-            "not a CIDR block",
+            "host bits set",
+        ),
+        (
+            _set("network.deployerCidrs", ["0.0.0.0/0"]),
+            "stratus:azure.network.deployerCidrs[0]",
+            "would open the endpoint to the internet",
+        ),
+        (
+            _del("keyVault.purgeProtection"),
+            "stratus:azure.keyVault.purgeProtection",
+            "Field required",
+        ),
+        (
+            _set("cluster.maintenance", {"durationHours": 2}),
+            "stratus:azure.cluster.maintenance.durationHours",
+            "greater than or equal to 4",
         ),
         (
             _set("cluster.privateCluster", False),
@@ -138,3 +184,15 @@ def test_missing_location_fails() -> None:
 def test_section_that_is_not_an_object_fails() -> None:
     with pytest.raises(StratusConfigError, match=r"stratus:azure: expected an object"):
         run_stack("azure-dev", override={"stratus:azure": "not-json"})
+
+
+def test_shipped_stack_files_hold_no_org_specific_value() -> None:
+    """Admin groups are org-specific: the shipped files carry none (offline runs take an example
+    from stacks/offline-overrides.yaml), so a real stack without one fails with the command."""
+    for stack in ("azure-dev", "azure-prod"):
+        raw = stack_config(stack, with_overrides=False)
+        config = {**raw}
+        with pytest.raises(StratusConfigError) as caught:
+            run_stack(stack, config=config)
+        assert "adminGroupObjectIds" in str(caught.value)
+        assert f"--stack {stack}" in str(caught.value)

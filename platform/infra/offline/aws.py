@@ -1,6 +1,6 @@
-"""What the mock AWS provider returns besides a resource's inputs, and the mocked invokes.
+"""What AWS computes on create, for offline runs: ids, ARNs, endpoints, and the invokes' results.
 
-Importing this module registers the mocks with :mod:`tests.platform.harness`. Values follow the
+Importing this module registers the tables with :mod:`infra.offline.runner`. Values follow the
 shapes AWS returns (ARNs, ids, endpoints) so the program's derived strings look like real ones.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from pulumi.runtime.mocks import MockResourceArgs
 
-from tests.platform.harness import computed_outputs, invoke_result
+from infra.offline.runner import computed_outputs, invoke_result
 
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
@@ -97,7 +97,10 @@ def _launch_template(args: MockResourceArgs) -> Mapping[str, Any]:
 
 @computed_outputs("aws:eks/nodeGroup:NodeGroup")
 def _node_group(args: MockResourceArgs) -> Mapping[str, Any]:
-    return {"arn": _arn("eks", f"nodegroup/{args.name}")}
+    return {
+        "arn": _arn("eks", f"nodegroup/{args.name}"),
+        "resources": [{"autoscalingGroups": [{"name": f"eks-{args.name}-0a1b2c3d"}]}],
+    }
 
 
 @computed_outputs("aws:ecr/repository:Repository")
@@ -127,13 +130,29 @@ def _db_parameter_group(args: MockResourceArgs) -> Mapping[str, Any]:
 
 @computed_outputs("aws:rds/instance:Instance")
 def _db_instance(args: MockResourceArgs) -> Mapping[str, Any]:
-    host = f"{args.name}.c9akciq32.{REGION}.rds.amazonaws.com"
-    return {"address": host, "endpoint": f"{host}:5432", "arn": _arn("rds", f"db:{args.name}")}
+    identifier = _physical(args, "identifier")
+    host = f"{identifier}.c9akciq32.{REGION}.rds.amazonaws.com"
+    secrets = []
+    if args.inputs.get("manageMasterUserPassword"):
+        secrets = [
+            {
+                "secretArn": _arn("secretsmanager", f"secret:rds!db-{identifier}-AbCdEf"),
+                "secretStatus": "active",
+                "kmsKeyId": args.inputs.get("masterUserSecretKmsKeyId"),
+            }
+        ]
+    return {
+        "address": host,
+        "endpoint": f"{host}:5432",
+        "arn": _arn("rds", f"db:{identifier}"),
+        "masterUserSecrets": secrets,
+    }
 
 
 @computed_outputs("aws:secretsmanager/secret:Secret")
 def _secret(args: MockResourceArgs) -> Mapping[str, Any]:
-    return {"arn": _arn("secretsmanager", f"secret:{args.name}-AbCdEf")}
+    name = _physical(args)
+    return {"name": name, "arn": _arn("secretsmanager", f"secret:{name}-AbCdEf")}
 
 
 @invoke_result("aws:index/getAvailabilityZones:getAvailabilityZones")

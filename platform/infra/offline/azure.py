@@ -12,7 +12,7 @@ from typing import Any
 
 from pulumi.runtime.mocks import MockResourceArgs
 
-from tests.platform.harness import computed_outputs, invoke_result
+from infra.offline.runner import computed_outputs, invoke_result
 
 SUBSCRIPTION_ID = "11111111-2222-3333-4444-555555555555"
 TENANT_ID = "66666666-7777-8888-9999-000000000000"
@@ -53,7 +53,7 @@ def _register_named(token: str, explicit_key: str | None = None) -> None:
     computed_outputs(token)(lambda args: _named(args, explicit_key))
 
 
-for _token, _key in {
+for _token, _explicit in {
     "azure-native:resources:ResourceGroup": "resourceGroupName",
     "azure-native:network:VirtualNetwork": "virtualNetworkName",
     "azure-native:network:Subnet": "subnetName",
@@ -73,7 +73,7 @@ for _token, _key in {
         "federatedIdentityCredentialResourceName"
     ),
 }.items():
-    _register_named(_token, _key)
+    _register_named(_token, _explicit)
 
 
 def principal_id(identity_name: str) -> str:

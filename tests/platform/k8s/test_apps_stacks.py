@@ -1,0 +1,101 @@
+"""The ``-apps`` stacks: they read their foundation through a StackReference and bind the
+workloads' service accounts to the foundation's cloud identities, on both clouds alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import StratusConfigError
+from infra.offline import StackRun, run_stack, stack_config
+
+APPS = ("aws-dev-apps", "aws-prod-apps", "azure-dev-apps", "azure-prod-apps")
+
+
+@pytest.fixture(scope="module", params=APPS)
+def apps(request: pytest.FixtureRequest) -> StackRun:
+    return run_stack(request.param)
+
+
+@pytest.fixture(scope="module")
+def foundations() -> dict[str, StackRun]:
+    return {s: run_stack(s) for s in ("aws-dev", "aws-prod", "azure-dev", "azure-prod")}
+
+
+def test_apps_stack_reads_its_own_foundation(apps: StackRun) -> None:
+    foundation = apps.stack.removesuffix("-apps")
+    assert apps.outputs["foundationStack"] == f"organization/stratus/{foundation}"
+    assert apps.outputs["cloud"] == foundation.split("-")[0]
+
+
+def test_every_kubernetes_object_uses_the_foundation_kubeconfig_provider(apps: StackRun) -> None:
+    (provider,) = apps.of_type("pulumi:providers:kubernetes")
+    assert provider.is_secret("kubeconfig")
+    objects = [r for r in apps.resources if r.type.startswith("kubernetes:")]
+    assert objects
+    for obj in objects:
+        assert obj.provider.startswith(provider.urn + "::"), obj.name
+
+
+def test_workload_namespaces_enforce_the_restricted_pod_security_standard(apps: StackRun) -> None:
+    namespaces = {
+        n.get("metadata.name"): n.get("metadata.labels")
+        for n in apps.of_type("kubernetes:core/v1:Namespace")
+    }
+    assert set(namespaces) == {"ml-api", "ml-training", "mlflow"}
+    for labels in namespaces.values():
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert labels["app.kubernetes.io/part-of"] == "stratus"
+
+
+def test_service_accounts_carry_the_foundation_identity(
+    apps: StackRun, foundations: dict[str, StackRun]
+) -> None:
+    identities = foundations[apps.stack.removesuffix("-apps")].outputs["identities"]
+    accounts = apps.of_type("kubernetes:core/v1:ServiceAccount")
+    assert len(accounts) == 3
+    for account in accounts:
+        workload = account.get("metadata.labels")["app.kubernetes.io/name"]
+        identity = identities[workload]
+        assert account.get("metadata.name") == identity["serviceAccount"]
+        assert account.get("metadata.namespace") == identity["namespace"]
+        assert account.get("metadata.annotations") == identity["annotations"]
+        assert account.get("automountServiceAccountToken") is False
+
+
+def test_both_clouds_declare_the_same_objects(foundations: dict[str, StackRun]) -> None:
+    """Same component code: the objects differ only in the contract's values (annotations)."""
+    for env in ("dev", "prod"):
+        shapes = []
+        for cloud in ("aws", "azure"):
+            run = run_stack(f"{cloud}-{env}-apps")
+            shapes.append(
+                sorted(
+                    (r.type, r.get("metadata.namespace"), r.get("metadata.name"))
+                    for r in run.resources
+                    if r.type.startswith("kubernetes:")
+                )
+            )
+        assert shapes[0] == shapes[1]
+
+
+def test_missing_pulumi_org_shows_the_command_to_run() -> None:
+    config = {k: v for k, v in stack_config("aws-dev-apps").items() if k != "stratus:pulumiOrg"}
+    with pytest.raises(StratusConfigError) as caught:
+        run_stack("aws-dev-apps", config=config)
+    message = str(caught.value)
+    assert "stratus:pulumiOrg: required" in message
+    assert "pulumi config set 'stratus:pulumiOrg' <your-pulumi-org> --stack aws-dev-apps" in message
+
+
+def test_a_foundation_of_another_cloud_is_refused(foundations: dict[str, StackRun]) -> None:
+    with pytest.raises(StratusConfigError, match="is the azure dev foundation, but aws-dev-apps"):
+        run_stack(
+            "aws-dev-apps",
+            override={"stratus:foundationStack": "azure-dev"},
+            references={"azure-dev": foundations["azure-dev"]},
+        )
+
+
+def test_the_shipped_apps_stack_files_hold_no_org_specific_value() -> None:
+    for stack in APPS:
+        assert "stratus:pulumiOrg" not in stack_config(stack, with_overrides=False)
