@@ -97,6 +97,8 @@ class StoresInfo(ContractModel):
     storage_options: dict[str, str] = Field(default_factory=dict)
     #: Environment variables a pod needs to reach the stores with its workload identity.
     environment: dict[str, str] = Field(default_factory=dict)
+    #: MLflow's own URI for the artifacts store (``s3://...`` / ``wasbs://...``).
+    mlflow_artifacts_uri: str
 
 
 SecretStoreKind = Literal["aws-secrets-manager", "azure-key-vault"]
@@ -137,14 +139,21 @@ class IdentityInfo(ContractModel):
     pod_labels: dict[str, str] = Field(default_factory=dict)
 
 
-IngressController = Literal["aws-load-balancer-controller", "aks-app-routing"]
+IngressController = Literal["traefik", "aks-app-routing"]
 
 
 class IngressInfo(ContractModel):
+    """How the ML API is exposed: an Ingress of ``class_name``, TLS terminated in the cluster
+    (certificates from cert-manager), the controller's pods in ``namespace``."""
+
     class_name: str
-    #: Who implements ``class_name``: a controller the in-cluster layer installs, or the cloud's.
+    #: Who implements ``class_name``: ``traefik`` (installed by the in-cluster layer, exposed by
+    #: a cloud load balancer described by ``service_annotations``) or the cloud's own controller.
     controller: IngressController
+    namespace: str
+    #: Annotations for the Ingress objects.
     annotations: dict[str, str] = Field(default_factory=dict)
+    #: Annotations for the controller's ``LoadBalancer`` Service (when the layer installs it).
     service_annotations: dict[str, str] = Field(default_factory=dict)
 
 
@@ -190,6 +199,8 @@ class CapabilitiesInfo(ContractModel):
     metrics_server: Provision
     cluster_autoscaler: Provision
     gpu_device_plugin: Provision
+    #: The controller that turns ``LoadBalancer`` Services into cloud load balancers.
+    load_balancer_controller: Provision
 
 
 class FoundationContract(ContractModel):

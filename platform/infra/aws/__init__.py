@@ -86,17 +86,19 @@ def _check_admin_entries(config: AwsConfig) -> None:
 
 
 def ingress(tags: dict[str, str]) -> dict[str, Any]:
-    """AWS Load Balancer Controller annotations: an internet-facing ALB (Ingress) or NLB
-    (Service) targeting pod IPs, tagged like everything else."""
+    """Traefik (installed by the in-cluster layer) behind an internet-facing NLB that the AWS Load
+    Balancer Controller creates for its Service, targeting pod IPs, tagged like everything else.
+
+    Not an ALB: an ALB terminates TLS only with ACM certificates, while the platform's TLS comes
+    from cert-manager in the cluster, the same on both clouds (a DNS name shared by both clouds
+    cannot wait for one cloud's certificate service).
+    """
     tag_list = ",".join(f"{key}={value}" for key, value in sorted(tags.items()))
     return {
-        "className": "alb",
-        "controller": "aws-load-balancer-controller",
-        "annotations": {
-            "alb.ingress.kubernetes.io/scheme": "internet-facing",
-            "alb.ingress.kubernetes.io/target-type": "ip",
-            "alb.ingress.kubernetes.io/tags": tag_list,
-        },
+        "className": "traefik",
+        "controller": "traefik",
+        "namespace": "traefik",
+        "annotations": {},
         "serviceAnnotations": {
             "service.beta.kubernetes.io/aws-load-balancer-type": "external",
             "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
@@ -215,6 +217,7 @@ def build_stack(identity: StackIdentity) -> CloudFoundation:
             "dataProcessed": store_url("data_processed"),
             "models": store_url("models"),
             "mlflowArtifacts": store_url("mlflow_artifacts"),
+            "mlflowArtifactsUri": store_url("mlflow_artifacts"),
             "storageOptions": {},
             "environment": {"AWS_REGION": region, "AWS_DEFAULT_REGION": region},
         },
@@ -267,6 +270,7 @@ def build_stack(identity: StackIdentity) -> CloudFoundation:
             "metricsServer": "install",
             "clusterAutoscaler": "install",
             "gpuDevicePlugin": "install",
+            "loadBalancerController": "install",
         },
     )
     foundation.export()

@@ -25,7 +25,7 @@ from infra.azure.keyvault import KeyVault, KeyVaultArgs
 from infra.azure.naming import global_names
 from infra.azure.network import Network, NetworkArgs
 from infra.azure.registry import Registry, RegistryArgs
-from infra.azure.storage import Storage, StorageArgs
+from infra.azure.storage import CONTAINERS, Storage, StorageArgs
 from infra.config import StackIdentity
 from infra.machines import azure_shape
 
@@ -237,6 +237,11 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
             "dataProcessed": store.urls["data_processed"],
             "models": store.urls["models"],
             "mlflowArtifacts": store.urls["mlflow_artifacts"],
+            "mlflowArtifactsUri": store.account_name.apply(
+                lambda account: (
+                    f"wasbs://{CONTAINERS['mlflow_artifacts']}@{account}.blob.core.windows.net/"
+                )
+            ),
             "storageOptions": {"account_name": store.account_name},
             "environment": {"AZURE_STORAGE_ACCOUNT_NAME": store.account_name},
         },
@@ -268,6 +273,7 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
         ingress={
             "className": INGRESS_CLASS,
             "controller": "aks-app-routing",
+            "namespace": "app-routing-system",
             "annotations": {},
             "serviceAnnotations": {},
         },
@@ -290,6 +296,7 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
             "metricsServer": "cloud",
             "clusterAutoscaler": "cloud",
             "gpuDevicePlugin": "install",
+            "loadBalancerController": "cloud",
         },
     )
     result.export()

@@ -3,10 +3,10 @@
 One implementation for the tests, ``python -m infra render``, the policy runner and the cost
 report: :func:`run_stack` returns every resource the program registers (inputs, secret markers,
 parents, providers, options) and the stack outputs. Importing this package registers the cloud
-mock tables (:mod:`infra.offline.aws`, :mod:`infra.offline.azure`).
+mock tables (:mod:`infra.offline.aws`, :mod:`infra.offline.azure`, :mod:`infra.offline.kubernetes`).
 """
 
-from infra.offline import aws, azure  # noqa: F401 - registers the mock tables
+from infra.offline import aws, azure, kubernetes  # noqa: F401 - registers the mock tables
 from infra.offline.runner import (
     MOCK_PASSWORD,
     OfflineError,

@@ -33,6 +33,7 @@ def test_contract_stores_are_s3_urls_with_the_region_for_pods(stack: StackRun) -
     stores = _contract(stack).contract.stores
     for url in (stores.data_raw, stores.data_processed, stores.models, stores.mlflow_artifacts):
         assert url.startswith("s3://")
+    assert stores.mlflow_artifacts_uri == stores.mlflow_artifacts
     assert stores.storage_options == {}
     assert stores.environment == {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 
@@ -48,17 +49,24 @@ def test_identities_cover_the_workloads_and_the_aws_addons(stack: StackRun) -> N
         assert identity.pod_labels == {}
 
 
-def test_ingress_uses_the_aws_load_balancer_controller_with_tags(prod: StackRun) -> None:
-    ingress = _contract(prod).contract.ingress
-    assert (ingress.class_name, ingress.controller) == ("alb", "aws-load-balancer-controller")
-    assert ingress.annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
-    assert ingress.annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
-    assert ingress.service_annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == (
-        "external"
+def test_ingress_is_traefik_behind_an_nlb_of_the_load_balancer_controller(prod: StackRun) -> None:
+    contract = _contract(prod).contract
+    ingress = contract.ingress
+    assert (ingress.class_name, ingress.controller, ingress.namespace) == (
+        "traefik",
+        "traefik",
+        "traefik",
     )
+    annotations = ingress.service_annotations
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "external"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "ip"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
+    assert contract.capabilities.load_balancer_controller == "install"
     tags = dict(
         pair.split("=", 1)
-        for pair in ingress.annotations["alb.ingress.kubernetes.io/tags"].split(",")
+        for pair in annotations[
+            "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"
+        ].split(",")
     )
     assert tags["stack"] == "aws-prod"
     assert tags["cost-center"] == "ml-platform-prod"

@@ -596,7 +596,18 @@ def test_stack_outputs_describe_the_foundation(run: StackRun) -> None:
         "metricsServer": "cloud",
         "clusterAutoscaler": "cloud",
         "gpuDevicePlugin": "install",
+        "loadBalancerController": "cloud",
     }
+    assert out["ingress"] == {
+        "className": "webapprouting.kubernetes.azure.com",
+        "controller": "aks-app-routing",
+        "namespace": "app-routing-system",
+        "annotations": {},
+        "serviceAnnotations": {},
+    }
+    assert out["stores"]["mlflowArtifactsUri"] == (
+        f"wasbs://mlflow-artifacts@{account}.blob.core.windows.net/"
+    )
 
 
 def azure_region(stack: str) -> str:

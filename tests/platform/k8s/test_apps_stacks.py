@@ -36,14 +36,18 @@ def test_every_kubernetes_object_uses_the_foundation_kubeconfig_provider(apps: S
         assert obj.provider.startswith(provider.urn + "::"), obj.name
 
 
-def test_workload_namespaces_enforce_the_restricted_pod_security_standard(apps: StackRun) -> None:
+def test_namespaces_enforce_pod_security_standards(apps: StackRun) -> None:
     namespaces = {
         n.get("metadata.name"): n.get("metadata.labels")
         for n in apps.of_type("kubernetes:core/v1:Namespace")
     }
-    assert set(namespaces) == {"ml-api", "ml-training", "mlflow"}
-    for labels in namespaces.values():
-        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert {"ml-api", "ml-training", "mlflow", "cert-manager", "external-secrets"} <= set(
+        namespaces
+    )
+    for name, labels in namespaces.items():
+        # Only the GPU device plugin needs host access (device files).
+        expected = "privileged" if name == "nvidia-device-plugin" else "restricted"
+        assert labels["pod-security.kubernetes.io/enforce"] == expected, name
         assert labels["app.kubernetes.io/part-of"] == "stratus"
 
 
@@ -52,7 +56,7 @@ def test_service_accounts_carry_the_foundation_identity(
 ) -> None:
     identities = foundations[apps.stack.removesuffix("-apps")].outputs["identities"]
     accounts = apps.of_type("kubernetes:core/v1:ServiceAccount")
-    assert len(accounts) == 3
+    assert len(accounts) == 3  # add-on charts create their own, from the same contract
     for account in accounts:
         workload = account.get("metadata.labels")["app.kubernetes.io/name"]
         identity = identities[workload]
@@ -62,20 +66,37 @@ def test_service_accounts_carry_the_foundation_identity(
         assert account.get("automountServiceAccountToken") is False
 
 
-def test_both_clouds_declare_the_same_objects(foundations: dict[str, StackRun]) -> None:
-    """Same component code: the objects differ only in the contract's values (annotations)."""
+def test_both_clouds_declare_the_same_workloads(foundations: dict[str, StackRun]) -> None:
+    """Same component code: the platform's own objects are the same on both clouds; only the
+    add-ons the contract says a cloud lacks differ, and the values come from the contract."""
     for env in ("dev", "prod"):
         shapes = []
         for cloud in ("aws", "azure"):
             run = run_stack(f"{cloud}-{env}-apps")
+            platform = {r.urn for r in run.resources if r.type.startswith("stratus:k8s:")}
+            platform -= {r.urn for r in run.of_type("stratus:k8s:ClusterAddons")}
             shapes.append(
                 sorted(
                     (r.type, r.get("metadata.namespace"), r.get("metadata.name"))
                     for r in run.resources
                     if r.type.startswith("kubernetes:")
+                    and any(r.parent == urn or r.parent.startswith(urn + "$") for urn in platform)
                 )
             )
         assert shapes[0] == shapes[1]
+        assert len(shapes[0]) > 30
+
+
+def test_addons_follow_the_contracts_capabilities(foundations: dict[str, StackRun]) -> None:
+    def charts(stack: str) -> set[str]:
+        return {r.get("chart") for r in run_stack(stack).of_type("kubernetes:helm.sh/v3:Release")}
+
+    everywhere = {"cert-manager", "external-secrets"}
+    aws_only = {"metrics-server", "aws-load-balancer-controller", "cluster-autoscaler", "traefik"}
+    assert charts("aws-dev-apps") == everywhere | aws_only
+    assert charts("aws-prod-apps") == everywhere | aws_only | {"nvidia-device-plugin"}
+    assert charts("azure-dev-apps") == everywhere
+    assert charts("azure-prod-apps") == everywhere | {"nvidia-device-plugin"}
 
 
 def test_missing_pulumi_org_shows_the_command_to_run() -> None:
