@@ -13,11 +13,15 @@ not any cloud's prices, and Stratus ships none.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from itertools import count
 from typing import Any
 
-_skus = count(1)
+
+def _id(*parts: object) -> str:
+    """A stable synthetic identifier derived from what it identifies."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
 
 AWS_REGIONS = ("eu-west-1", "eu-central-1")
 AZURE_REGIONS = ("westeurope", "northeurope")
@@ -51,7 +55,7 @@ def _dimension(
     end: str = "Inf",
     description: str = "synthetic",
 ) -> tuple[str, dict[str, Any]]:
-    rate = f"{sku}.{code}.{next(_skus):010d}"
+    rate = f"{sku}.{code}.{_id(usd, unit, begin)[:10].upper()}"
     return rate, {
         "rateCode": rate,
         "description": description,
@@ -72,7 +76,7 @@ def aws_product(
 ) -> str:
     """One ``PriceList`` entry: ``on_demand`` as (usd, unit, beginRange, endRange) tiers,
     ``reserved`` as (lease, class, purchase option, [(usd, unit)])."""
-    sku = f"SYNTH{next(_skus):011d}"
+    sku = "SYNTH" + _id(service, family, attributes)[:11].upper()
     od_code = "JRTCKXETXF"
     terms: dict[str, Any] = {
         "OnDemand": {
@@ -323,10 +327,10 @@ def azure_item(
         "armRegionName": region,
         "location": region,
         "effectiveStartDate": "2025-01-01T00:00:00Z",
-        "meterId": f"00000000-0000-0000-0000-{next(_skus):012d}",
+        "meterId": _id(region, service, product, sku, meter, kind, term, tier)[:36],
         "meterName": meter,
-        "productId": f"SYNTH{next(_skus):07d}",
-        "skuId": f"SYNTH/{next(_skus):04d}",
+        "productId": "SYNTH" + _id(service, product)[:7].upper(),
+        "skuId": "SYNTH/" + _id(service, product, sku)[:4].upper(),
         "productName": product,
         "skuName": sku,
         "serviceName": service,
