@@ -54,12 +54,16 @@ def test_items_become_offers_by_type_and_sku_name() -> None:
     spot = parse_item(_item(sku="D4ds v5 Spot", meter="D4ds v5 Spot", price=0.02))
     reserved = parse_item(_item(price=1226.4, kind="Reservation", term="1 Year"))
     three = parse_item(_item(price=2628.0, kind="Reservation", term="3 Years"))
-    assert on_demand is not None and (on_demand.term, on_demand.usd) == ("on-demand", 0.2)
-    assert spot is not None and (spot.term, spot.usd) == ("spot", 0.02)
+    assert on_demand is not None
+    assert (on_demand.term, on_demand.usd) == ("on-demand", 0.2)
+    assert spot is not None
+    assert (spot.term, spot.usd) == ("spot", 0.02)
     # A reservation's retailPrice is the whole term: 1226.4 / 8760 h = 0.14 per hour.
-    assert reserved is not None and reserved.term == "reserved-1y"
+    assert reserved is not None
+    assert reserved.term == "reserved-1y"
     assert reserved.usd == pytest.approx(0.14)
-    assert three is not None and three.usd == pytest.approx(0.1)
+    assert three is not None
+    assert three.usd == pytest.approx(0.1)
     assert parse_item(_item(sku="D4ds v5 Low Priority", meter="D4ds v5 Low Priority")) is None
     assert parse_item(_item(kind="DevTestConsumption")) is None
 

@@ -42,11 +42,13 @@ def test_cache_answers_until_max_age_then_fetches_again(tmp_path: Path) -> None:
     assert (fetcher.calls, first.fetched_at) == (1, clock[0])
     clock[0] += timedelta(days=6)
     again = book().quote(QUERY)
-    assert fetcher.calls == 1 and again.fetched_at == datetime(2025, 1, 1, tzinfo=UTC)
+    assert fetcher.calls == 1
+    assert again.fetched_at == datetime(2025, 1, 1, tzinfo=UTC)
     clock[0] += timedelta(days=2)
     fetcher.price = 0.6
     refreshed = book().quote(QUERY)
-    assert fetcher.calls == 2 and refreshed.offers[0].usd == 0.6
+    assert fetcher.calls == 2
+    assert refreshed.offers[0].usd == 0.6
     assert refreshed.fetched_at == clock[0]
 
 
