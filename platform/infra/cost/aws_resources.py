@@ -433,3 +433,4 @@ no_charge(
     "aws:s3/bucketLogging:BucketLogging",
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
 )
+no_charge("budgets and their alerts", "aws:budgets/budget:Budget")

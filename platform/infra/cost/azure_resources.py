@@ -425,3 +425,4 @@ no_charge(
     "azure-native:monitor:DiagnosticSetting",
     "random:index/randomPassword:RandomPassword",
 )
+no_charge("budgets and their alerts", "azure-native:consumption:Budget")

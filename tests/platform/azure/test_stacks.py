@@ -609,6 +609,8 @@ def azure_region(stack: str) -> str:
 EXPECTED_COUNTS: dict[str, dict[str, int]] = {
     "azure-dev": {
         "azure-native:authorization:RoleAssignment": 14,
+        "azure-native:consumption:Budget": 1,
+        "stratus:azure:Budget": 1,
         "azure-native:containerregistry:Registry": 1,
         "azure-native:containerservice:AgentPool": 2,
         "azure-native:containerservice:ManagedCluster": 1,
@@ -647,6 +649,8 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
     },
     "azure-prod": {
         "azure-native:authorization:RoleAssignment": 14,
+        "azure-native:consumption:Budget": 1,
+        "stratus:azure:Budget": 1,
         "azure-native:containerregistry:Registry": 1,
         "azure-native:containerservice:AgentPool": 3,
         "azure-native:containerservice:ManagedCluster": 1,
