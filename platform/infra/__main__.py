@@ -1,5 +1,5 @@
-"""``python -m infra``: the platform's command line (render; more sub-commands per issue)."""
+"""``python -m infra``: see :mod:`infra.cli`."""
 
 from infra.cli import app
 
-app()
+app(prog_name="python -m infra")

@@ -13,11 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 import yaml
+from rich.console import Console
 
-from infra.offline import Registered, StackRun, run_stack
+from infra.config import StratusConfigError
+from infra.foundation import FoundationContractError
+from infra.offline import OfflineError, Registered, StackRun, run_stack
 
 REDACTED = "<redacted>"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -135,3 +139,20 @@ def render_stack(stack: str, out: Path) -> list[Rendered]:
             Rendered(base.with_suffix(".yaml"), "HelmRelease", reference["name"], namespace)
         )
     return written
+
+
+def render(
+    stack: Annotated[str, typer.Option(help="a shipped stack, e.g. aws-dev-apps")],
+    out: Annotated[Path, typer.Option(help="directory to write the YAML files to")],
+) -> None:
+    """Write every Kubernetes object of STACK as YAML (<namespace>/<kind>-<name>.yaml) and each
+    Helm release as its chart reference + values file; Secret values are redacted."""
+    console = Console(stderr=True)
+    try:
+        written = render_stack(stack, out)
+    except (OfflineError, StratusConfigError, FoundationContractError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    objects = sum(1 for item in written if item.kind != "HelmRelease")
+    releases = len(written) - objects
+    console.print(f"{stack}: {objects} objects and {releases} Helm releases written to {out}")

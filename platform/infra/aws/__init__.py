@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.aws.budget import Budget, BudgetArgs
 from infra.aws.cluster import STORAGE_CLASS, Cluster, ClusterArgs
 from infra.aws.config import AwsConfig, NodeGroupConfig
 from infra.aws.database import Database, DatabaseArgs
@@ -29,6 +30,7 @@ __all__ = ["build_stack", "ingress", "read_config", "read_region"]
 def read_config() -> AwsConfig:
     config = read_section("aws", AwsConfig, required=True)
     assert config is not None
+    config.budget.require_recipients("aws")
     return config
 
 
@@ -195,6 +197,14 @@ def build_stack(identity: StackIdentity) -> CloudFoundation:
     }
     if config.cluster.node_groups.gpu is not None:
         pools["gpu"] = pool_info(config.cluster.node_groups.gpu, spot=False)
+
+    if config.budget.enabled:
+        Budget(
+            f"{base}-budget",
+            BudgetArgs(
+                config=config.budget, budget_name=f"{base}-monthly", stack=identity.stack, tags=tags
+            ),
+        )
 
     foundation = CloudFoundation(
         cloud="aws",

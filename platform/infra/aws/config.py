@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from infra.aws.budget import AwsBudgetConfig
 from infra.config import (
     ConfigModel,
     Ipv4Cidr,
@@ -222,3 +223,4 @@ class AwsConfig(ConfigModel):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     database: DatabaseConfig
+    budget: AwsBudgetConfig

@@ -17,6 +17,7 @@ import pulumi_azure_native.resources as resources
 
 from infra import foundation
 from infra.azure import roles
+from infra.azure.budget import Budget, BudgetArgs
 from infra.azure.cluster import Cluster, ClusterArgs
 from infra.azure.config import AzureConfig, AzurePool, read_azure_config, read_location
 from infra.azure.database import Database, DatabaseArgs
@@ -115,6 +116,13 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
 
     group = resources.ResourceGroup(f"{prefix}-rg", location=location, tags=tags)
     rg = group.name
+    if config.budget.enabled:
+        Budget(
+            f"{prefix}-budget",
+            BudgetArgs(
+                config=config.budget, budget_name=f"{prefix}-monthly", resource_group_id=group.id
+            ),
+        )
 
     net = Network(
         f"{prefix}-net",

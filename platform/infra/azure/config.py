@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Self
 import pulumi
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from infra.azure.budget import AzureBudgetConfig
 from infra.config import (
     ConfigModel,
     Ipv4Cidr,
@@ -225,6 +226,7 @@ class AzureConfig(ConfigModel):
     storage: StorageConfig
     database: DatabaseConfig
     key_vault: KeyVaultConfig
+    budget: AzureBudgetConfig
 
 
 def read_azure_config() -> AzureConfig:
@@ -238,6 +240,7 @@ def read_azure_config() -> AzureConfig:
             "<entra-group-object-id>",
             path=True,
         )
+    config.budget.require_recipients("azure")
     return config
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from infra.offline import StackRun
 
 COMMON = {
+    # The stack's monthly budget (infra/aws/budget.py).
+    "aws:budgets/budget:Budget": 1,
+    "stratus:aws:Budget": 1,
     # EKS control plane, VPC flow logs, RDS postgresql + upgrade logs.
     "aws:cloudwatch/logGroup:LogGroup": 4,
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": 1,
@@ -76,7 +79,7 @@ def test_dev_resource_counts(dev: StackRun) -> None:
             }.items()
         )
     )
-    assert len(dev.resources) == 146
+    assert len(dev.resources) == 148
 
 
 def test_prod_resource_counts(prod: StackRun) -> None:
@@ -101,4 +104,4 @@ def test_prod_resource_counts(prod: StackRun) -> None:
             }.items()
         )
     )
-    assert len(prod.resources) == 168
+    assert len(prod.resources) == 170

@@ -166,7 +166,7 @@ def test_every_child_is_parented_by_its_component(run: StackRun) -> None:
     prefix = f"stratus-{env(run)}-"
     assert {n for n in components if n.startswith(prefix)} == {
         prefix + c
-        for c in ("net", "vault", "registry", "storage", "cluster", "mlflow", "workloads")
+        for c in ("net", "vault", "registry", "storage", "cluster", "mlflow", "workloads", "budget")
     }
     for resource in run.resources:
         if not resource.custom or resource.type == "azure-native:resources:ResourceGroup":
@@ -620,6 +620,8 @@ def azure_region(stack: str) -> str:
 EXPECTED_COUNTS: dict[str, dict[str, int]] = {
     "azure-dev": {
         "azure-native:authorization:RoleAssignment": 14,
+        "azure-native:consumption:Budget": 1,
+        "stratus:azure:Budget": 1,
         "azure-native:containerregistry:Registry": 1,
         "azure-native:containerservice:AgentPool": 2,
         "azure-native:containerservice:ManagedCluster": 1,
@@ -658,6 +660,8 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
     },
     "azure-prod": {
         "azure-native:authorization:RoleAssignment": 14,
+        "azure-native:consumption:Budget": 1,
+        "stratus:azure:Budget": 1,
         "azure-native:containerregistry:Registry": 1,
         "azure-native:containerservice:AgentPool": 3,
         "azure-native:containerservice:ManagedCluster": 1,
