@@ -9,9 +9,10 @@ its stack from its environment.
 
 from __future__ import annotations
 
-import json
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from infra.offline import StackRun, run_stack
@@ -19,7 +20,7 @@ from policies.engine.analyzer import AnalyzerClient
 from policies.engine.host import EngineHost
 from policies.engine.process import PackLaunch, PackProcess
 from policies.engine.reconcile import LEVELS, reconcile
-from policies.engine.resources import StackMessages, stack_urn
+from policies.engine.resources import StackMessages
 from policies.report import Exempted, PolicyInfo, Report, StackReport, Violation
 
 PACK_DIR = Path(__file__).resolve().parents[1] / "pack"
@@ -54,52 +55,90 @@ def _collect(stack: str, response: Any, urn: str, report: StackReport) -> None:
             report.exempted.append(Exempted(stack, skipped.policy_name, urn, skipped.reason))
 
 
-def judge(
-    run: StackRun,
-    *,
-    config: Mapping[str, Any] | None = None,
-    pack_dir: Path = PACK_DIR,
-    on_start: OnStart | None = None,
-) -> tuple[StackReport, Report]:
-    """Judge one stack run with the pack; ``config`` is an engine policy-config document (what
-    ``--policy-pack-config`` holds), applied over the pack's initial config."""
-    messages = StackMessages(run, PROJECT)
-    report = StackReport(stack=run.stack, resources=len(run.resources))
-    with EngineHost(stack_urn(run, PROJECT)) as host:
-        launch = PackLaunch(
-            pack_dir=pack_dir,
-            engine_address=host.address,
-            organization=ORGANIZATION,
-            project=PROJECT,
-            stack=run.stack,
-            config=run.config,
-        )
-        with PackProcess(launch) as pack, AnalyzerClient(pack.port) as client:
-            if on_start is not None:
-                on_start(pack)
-            client.wait_ready()
-            client.handshake(host.address, pack_dir)
-            client.configure_stack(
-                stack=run.stack,
+class PackSession(contextlib.AbstractContextManager["PackSession"]):
+    """A pack process started for ``stack`` and configured as the engine does, ready to judge
+    runs of that stack: ``with PackSession("aws-dev", config) as pack: pack.judge(run)``."""
+
+    def __init__(
+        self,
+        stack: str,
+        *,
+        stack_config: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        pack_dir: Path = PACK_DIR,
+        on_start: OnStart | None = None,
+    ) -> None:
+        self.stack = stack
+        self.stack_config = dict(stack_config or {})
+        self.config = config
+        self.pack_dir = pack_dir
+        self.on_start = on_start
+        self._exit = contextlib.ExitStack()
+
+    def __enter__(self) -> PackSession:
+        with self._exit as stack:
+            self.host = stack.enter_context(EngineHost(self._root_urn()))
+            launch = PackLaunch(
+                pack_dir=self.pack_dir,
+                engine_address=self.host.address,
+                organization=ORGANIZATION,
+                project=PROJECT,
+                stack=self.stack,
+                config=self.stack_config,
+            )
+            self.pack = stack.enter_context(PackProcess(launch))
+            self.client = stack.enter_context(AnalyzerClient(self.pack.port))
+            if self.on_start is not None:
+                self.on_start(self.pack)
+            self.client.wait_ready()
+            self.client.handshake(self.host.address, self.pack_dir)
+            self.client.configure_stack(
+                stack=self.stack,
                 project=PROJECT,
                 organization=ORGANIZATION,
-                config=run.config,
+                config=self.stack_config,
                 tags={"pulumi:project": PROJECT, "pulumi:runtime": "python"},
             )
-            info = client.info()
-            client.configure(reconcile(info, config))
-            for resource, request in messages.analyze_requests():
-                _collect(run.stack, client.analyze(request), resource.urn, report)
-            _collect(run.stack, client.analyze_stack(messages.stack_request()), "", report)
-        report.messages = host.messages
-    pack_report = Report(
-        pack=str(info.name),
-        version=str(info.version),
-        policies=[
-            PolicyInfo(p.name, p.description, LEVELS[p.enforcementLevel]) for p in info.policies
-        ],
-    )
-    return report, pack_report
+            self.info = self.client.info()
+            self.configure(self.config)
+            self._exit = stack.pop_all()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._exit.close()
+
+    def _root_urn(self) -> str:
+        return f"urn:pulumi:{self.stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{self.stack}"
+
+    def configure(self, config: Mapping[str, Any] | None) -> None:
+        """Reconcile ``config`` (an engine policy-config document) with the pack's own and send
+        it, as the engine does once per update."""
+        self.client.configure(reconcile(self.info, config))
+
+    def judge(self, run: StackRun) -> StackReport:
+        messages = StackMessages(run, PROJECT)
+        report = StackReport(stack=run.stack, resources=len(run.resources))
+        for resource, request in messages.analyze_requests():
+            _collect(run.stack, self.client.analyze(request), resource.urn, report)
+        _collect(run.stack, self.client.analyze_stack(messages.stack_request()), "", report)
+        report.messages = self.host.messages
+        return report
+
+    def report(self, stacks: list[StackReport]) -> Report:
+        return Report(
+            pack=str(self.info.name),
+            version=str(self.info.version),
+            policies=[
+                PolicyInfo(p.name, p.description, LEVELS[p.enforcementLevel])
+                for p in self.info.policies
+            ],
+            stacks=stacks,
+        )
 
 
 def check(
@@ -111,26 +150,19 @@ def check(
     on_start: OnStart | None = None,
     on_stack: Callable[[str], None] | None = None,
 ) -> Report:
-    """Run and judge each shipped stack (``override`` sets stack config keys, as
-    ``run_stack(..., override=...)`` does)."""
-    report: Report | None = None
-    stack_reports = []
+    """Run each shipped stack offline and judge it with a pack process of its own (``override``
+    sets stack config keys, as ``run_stack(..., override=...)`` does)."""
+    reports: list[StackReport] = []
+    last: PackSession | None = None
     for stack in stacks:
         if on_stack is not None:
             on_stack(stack)
         run = run_stack(stack, override=override) if override else run_stack(stack)
-        stack_report, pack_report = judge(run, config=config, pack_dir=pack_dir, on_start=on_start)
-        stack_reports.append(stack_report)
-        report = report or pack_report
-    if report is None:
+        with PackSession(
+            run.stack, stack_config=run.config, config=config, pack_dir=pack_dir, on_start=on_start
+        ) as session:
+            reports.append(session.judge(run))
+        last = session
+    if last is None:
         raise ValueError("no stack to check")
-    report.stacks = stack_reports
-    return report
-
-
-def read_engine_config(path: Path) -> dict[str, Any]:
-    """An engine policy-config JSON file (``pulumi preview --policy-pack-config``)."""
-    document = json.loads(path.read_text())
-    if not isinstance(document, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    return document
+    return last.report(reports)
