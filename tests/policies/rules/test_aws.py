@@ -76,8 +76,10 @@ def test_eks_secrets_encrypted_and_all_log_types(packs: Packs) -> None:
         "bare": ["encryptionConfig does not envelope-encrypt Kubernetes secrets"]
     }
     assert found(report, "aws-eks-control-plane-logging") == {
-        "bare": ["control-plane log types not enabled: audit, authenticator, controllerManager, "
-                 "scheduler"]
+        "bare": [
+            "control-plane log types not enabled: audit, authenticator, controllerManager, "
+            "scheduler"
+        ]
     }
 
 
@@ -105,7 +107,10 @@ def test_nodes_imdsv2_with_hop_limit_one(packs: Packs) -> None:
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=good.id, version="1"),
         )
         aws.eks.NodeGroup(
-            "untemplated", cluster_name="c", node_role_arn=ROLE, subnet_ids=["s"],
+            "untemplated",
+            cluster_name="c",
+            node_role_arn=ROLE,
+            subnet_ids=["s"],
             scaling_config=scaling,
         )
 
@@ -113,7 +118,7 @@ def test_nodes_imdsv2_with_hop_limit_one(packs: Packs) -> None:
     assert set(findings) == {"v1-lt", "untemplated"}
     assert findings["v1-lt"] == [
         "metadataOptions.httpTokens is not 'required' (IMDSv1 allowed)",
-        "metadataOptions.httpPutResponseHopLimit is 2.0 (at most 1: pods must not reach the "
+        "metadataOptions.httpPutResponseHopLimit is 2 (at most 1: pods must not reach the "
         "node's credentials)",
     ]
     assert "has no launch template" in findings["untemplated"][0]
@@ -200,8 +205,12 @@ def test_s3_bucket_controls_and_their_content(packs: Packs) -> None:
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                         "Resource": "arn:aws:s3:::loose/*"}
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Action": "s3:GetObject",
+                            "Resource": "arn:aws:s3:::loose/*",
+                        }
                     ],
                 }
             ),
@@ -314,7 +323,10 @@ def test_kms_keys_rotate(packs: Packs) -> None:
 
 def test_iam_no_full_admin(packs: Packs) -> None:
     admin = json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
     )
     scoped = json.dumps(
         {
@@ -366,6 +378,8 @@ def test_security_groups_keep_admin_ports_off_the_internet(packs: Packs) -> None
 
     findings = found(packs.judge(program), "aws-sg-no-public-admin-ports")
     assert findings == {
-        "ssh-open": ["ingress from 0.0.0.0/0 reaches admin port(s) 22, 3389, 5432, 3306, 6443, 10250"],
+        "ssh-open": [
+            "ingress from 0.0.0.0/0 reaches admin port(s) 22, 3389, 5432, 3306, 6443, 10250"
+        ],
         "rdp-open": ["ingress from ::/0 reaches admin port(s) 22, 3389, 5432, 3306, 6443, 10250"],
     }
