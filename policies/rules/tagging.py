@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 from collections.abc import Iterator, Mapping
 from functools import cache
 
@@ -42,7 +43,13 @@ def taggable(resource_type: str) -> bool:
 def effective_tags(resource: Resource) -> Mapping[str, str]:
     tags = {str(k): str(v) for k, v in mapping(resource.props.get("tags")).items()}
     if resource.package == "aws":
-        defaults = mapping(dig(resource.provider_props, "defaultTags.tags"))
+        default_tags = resource.provider_props.get("defaultTags")
+        if isinstance(default_tags, str):  # provider inputs travel JSON-encoded
+            try:
+                default_tags = json.loads(default_tags)
+            except ValueError:
+                default_tags = None
+        defaults = mapping(dig(default_tags, "tags"))
         tags = {**{str(k): str(v) for k, v in defaults.items()}, **tags}
     return tags
 
