@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -81,10 +82,10 @@ def check_command(
         err.print("interrupted: the policy pack was stopped")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if output_format is Format.table:
-        console = Console(
-            file=output.open("w") if output else sys.stdout, width=200 if output else None
-        )
-        render.table(report, console)
+        with output.open("w") if output else contextlib.nullcontext(sys.stdout) as stream:
+            # Logs and files get the whole URN on one line; a terminal gets its own width.
+            wide = None if stream.isatty() else 240
+            render.table(report, Console(file=stream, width=wide))
     else:
         text = render.as_json(report) if output_format is Format.json else render.as_sarif(report)
         if output:

@@ -14,15 +14,14 @@ from typing import Any
 from unittest import mock
 
 from infra.offline import StackRun, runner
-
 from policies.engine.check import PackSession
 from policies.report import StackReport
 
 
 def register(
-    program: Callable[[], None], stack: str = "aws-dev", config: Mapping[str, str] | None = None
+    program: Callable[[], object], stack: str = "aws-dev", config: Mapping[str, str] | None = None
 ) -> StackRun:
-    with mock.patch.object(runner.runpy, "run_path", lambda *_args, **_kwargs: program()):
+    with mock.patch.object(runner.runpy, "run_path", side_effect=lambda *_a, **_k: program()):
         return runner._run_once(stack, dict(config or {}), "stratus", runner._Mocks({}))
 
 

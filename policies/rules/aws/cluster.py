@@ -108,7 +108,8 @@ def _imds(resource: Resource, params: ImdsParams) -> Iterator[str]:
     hops = dig(options, "httpPutResponseHopLimit")
     if hops is None or int(hops) > params.max_hop_limit:
         yield (
-            f"metadataOptions.httpPutResponseHopLimit is {int(hops) if hops is not None else 'unset'}"
+            "metadataOptions.httpPutResponseHopLimit is "
+            f"{int(hops) if hops is not None else 'unset'}"
             f" (at most {params.max_hop_limit}: pods must not reach the node's credentials)"
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi_aws as aws
 import pytest
@@ -15,8 +16,8 @@ ROLE = "arn:aws:iam::123456789012:role/r"
 LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
-def _cluster(name: str, **overrides: object) -> aws.eks.Cluster:
-    args: dict[str, object] = {
+def _cluster(name: str, **overrides: Any) -> aws.eks.Cluster:
+    args: dict[str, Any] = {
         "role_arn": ROLE,
         "vpc_config": aws.eks.ClusterVpcConfigArgs(
             subnet_ids=["subnet-1"], endpoint_private_access=True, endpoint_public_access=False
@@ -28,7 +29,7 @@ def _cluster(name: str, **overrides: object) -> aws.eks.Cluster:
         "enabled_cluster_log_types": LOGS,
     }
     args.update(overrides)
-    return aws.eks.Cluster(name, **args)  # type: ignore[arg-type]
+    return aws.eks.Cluster(name, **args)  # type: ignore[call-overload]
 
 
 def test_eks_endpoint_private_or_allow_listed_by_config(packs: Packs) -> None:
@@ -272,8 +273,8 @@ def test_ecr_immutable_tags_and_scan_on_push(packs: Packs) -> None:
     }
 
 
-def _db(name: str, **overrides: object) -> aws.rds.Instance:
-    args: dict[str, object] = {
+def _db(name: str, **overrides: Any) -> aws.rds.Instance:
+    args: dict[str, Any] = {
         "instance_class": "db.t4g.medium",
         "engine": "postgres",
         "allocated_storage": 20,
@@ -283,7 +284,7 @@ def _db(name: str, **overrides: object) -> aws.rds.Instance:
         "deletion_protection": True,
     }
     args.update(overrides)
-    return aws.rds.Instance(name, **args)  # type: ignore[arg-type]
+    return aws.rds.Instance(name, **args)  # type: ignore[call-overload]
 
 
 def test_rds_encrypted_private_backed_up(packs: Packs) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi_azure_native.containerregistry as acr
 import pulumi_azure_native.containerservice as aks
 import pulumi_azure_native.dbforpostgresql as pg
@@ -17,8 +19,8 @@ RG = "rg"
 TENANT = "66666666-7777-8888-9999-000000000000"
 
 
-def _cluster(name: str, **overrides: object) -> aks.ManagedCluster:
-    args: dict[str, object] = {
+def _cluster(name: str, **overrides: Any) -> aks.ManagedCluster:
+    args: dict[str, Any] = {
         "resource_group_name": RG,
         "dns_prefix": name,
         "api_server_access_profile": aks.ManagedClusterAPIServerAccessProfileArgs(
@@ -35,7 +37,7 @@ def _cluster(name: str, **overrides: object) -> aks.ManagedCluster:
         ),
     }
     args.update(overrides)
-    return aks.ManagedCluster(name, **args)  # type: ignore[arg-type]
+    return aks.ManagedCluster(name, **args)  # type: ignore[call-overload]
 
 
 def test_aks_private_entra_only_network_policy_kms(packs: Packs) -> None:
@@ -73,8 +75,8 @@ def test_aks_private_entra_only_network_policy_kms(packs: Packs) -> None:
     }
 
 
-def _account(name: str, **overrides: object) -> storage.StorageAccount:
-    args: dict[str, object] = {
+def _account(name: str, **overrides: Any) -> storage.StorageAccount:
+    args: dict[str, Any] = {
         "resource_group_name": RG,
         "kind": "StorageV2",
         "sku": storage.SkuArgs(name="Standard_LRS"),
@@ -85,7 +87,7 @@ def _account(name: str, **overrides: object) -> storage.StorageAccount:
         "public_network_access": "Disabled",
     }
     args.update(overrides)
-    return storage.StorageAccount(name, **args)  # type: ignore[arg-type]
+    return storage.StorageAccount(name, **args)  # type: ignore[call-overload]
 
 
 def test_storage_accounts_and_containers(packs: Packs) -> None:
@@ -150,8 +152,8 @@ def test_acr_admin_off_and_private(packs: Packs) -> None:
     }
 
 
-def _vault(name: str, **properties: object) -> kv.Vault:
-    args: dict[str, object] = {
+def _vault(name: str, **properties: Any) -> kv.Vault:
+    args: dict[str, Any] = {
         "tenant_id": TENANT,
         "sku": kv.SkuArgs(family="A", name=kv.SkuName.STANDARD),
         "enable_rbac_authorization": True,
@@ -161,7 +163,7 @@ def _vault(name: str, **properties: object) -> kv.Vault:
     return kv.Vault(
         name,
         resource_group_name=RG,
-        properties=kv.VaultPropertiesArgs(**args),  # type: ignore[arg-type]
+        properties=kv.VaultPropertiesArgs(**args),  # type: ignore[call-overload]
     )
 
 
@@ -196,8 +198,8 @@ def test_dev_vault_without_purge_protection_is_exempted_with_the_configured_reas
     )
 
 
-def _server(name: str, **overrides: object) -> pg.Server:
-    args: dict[str, object] = {
+def _server(name: str, **overrides: Any) -> pg.Server:
+    args: dict[str, Any] = {
         "resource_group_name": RG,
         "version": "16",
         "network": pg.NetworkArgs(
@@ -206,7 +208,7 @@ def _server(name: str, **overrides: object) -> pg.Server:
         "backup": pg.BackupArgs(backup_retention_days=14, geo_redundant_backup="Enabled"),
     }
     args.update(overrides)
-    return pg.Server(name, **args)  # type: ignore[arg-type]
+    return pg.Server(name, **args)  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize("stack", ["azure-prod", "azure-dev"])

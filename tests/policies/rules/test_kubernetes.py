@@ -1,4 +1,4 @@
-"""Kubernetes rules on real ``pulumi_kubernetes`` objects (camelCase inputs as the SDK sends them)."""
+"""Kubernetes rules on real ``pulumi_kubernetes`` objects (camelCase inputs, as the SDK sends)."""
 
 from __future__ import annotations
 
@@ -138,7 +138,8 @@ def test_images_pinned_and_from_the_stack_cloud_registry(packs: Packs) -> None:
     report = packs.judge(program, stack=APPS)
     assert found(report, "k8s-image-pinned") == {
         "latest": [
-            "container api: image 1.dkr.ecr.eu-west-1.amazonaws.com/x:latest has the moving tag latest"
+            "container api: image 1.dkr.ecr.eu-west-1.amazonaws.com/x:latest has the moving tag "
+            "latest"
         ],
         "untagged": ["container api: image 1.dkr.ecr.eu-west-1.amazonaws.com/x has no tag"],
     }
