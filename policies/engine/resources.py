@@ -120,6 +120,10 @@ class StackMessages:
         return self.default_providers[package]
 
     @staticmethod
+    def _properties(resource: Registered) -> struct_pb2.Struct:
+        return to_struct(with_secrets(dict(resource.inputs), resource.secret_paths))
+
+    @staticmethod
     def _options(resource: Registered) -> analyzer_pb2.AnalyzerResourceOptions:
         return analyzer_pb2.AnalyzerResourceOptions(
             protect=resource.protect,
@@ -136,9 +140,7 @@ class StackMessages:
                     type=resource.type,
                     name=resource.name,
                     urn=resource.urn,
-                    properties=to_struct(
-                        with_secrets(dict(resource.inputs), resource.secret_paths)
-                    ),
+                    properties=self._properties(resource),
                     options=self._options(resource),
                     provider=provider.message() if provider is not None else None,
                 ),
@@ -165,9 +167,7 @@ class StackMessages:
                     type=resource.type,
                     name=resource.name,
                     urn=resource.urn,
-                    properties=to_struct(
-                        with_secrets(dict(resource.inputs), resource.secret_paths)
-                    ),
+                    properties=self._properties(resource),
                     options=self._options(resource),
                     provider=provider.message() if provider is not None else None,
                     parent=resource.parent or root,
