@@ -16,11 +16,20 @@ import jsonschema
 import pulumi_aws as aws
 import pytest
 
+from typer.testing import CliRunner
+
 from policies import render
+from policies.cli import app
 from policies.engine.check import PackSession
 from tests.policies.harness import register
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _invoke(*args: str) -> Any:
+    """The CLI in this process: stack runs are cached across the session, the pack process is
+    started as from the command line."""
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -41,8 +50,8 @@ def _validate_sarif(document: dict[str, Any]) -> None:
 
 
 def test_json_report_of_a_passing_stack() -> None:
-    done = _cli("check", "--stack", "aws-dev-apps", "--format", "json")
-    assert done.returncode == 0, done.stderr
+    done = _invoke("check", "--stack", "aws-dev-apps", "--format", "json")
+    assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     assert report["passed"] is True
     assert report["pack"]["name"] == "stratus"
@@ -54,8 +63,8 @@ def test_json_report_of_a_passing_stack() -> None:
 
 def test_sarif_report_is_valid_sarif_2_1_0(tmp_path: Path) -> None:
     out = tmp_path / "report.sarif"
-    done = _cli("check", "--stack", "aws-dev-apps", "--format", "sarif", "--output", str(out))
-    assert done.returncode == 0, done.stderr
+    done = _invoke("check", "--stack", "aws-dev-apps", "--format", "sarif", "--output", str(out))
+    assert done.exit_code == 0, done.output
     document = json.loads(out.read_text())
     _validate_sarif(document)
     (run,) = document["runs"]
@@ -99,16 +108,16 @@ def test_sarif_carries_errors_and_exemptions_as_suppressions() -> None:
 def test_a_mandatory_violation_exits_1_and_names_the_policy(tmp_path: Path) -> None:
     config = tmp_path / "strict.yaml"
     config.write_text("enforcement: {k8s-namespace-default-deny: mandatory}\n")
-    done = _cli("check", "--stack", "aws-dev-apps", "--config", str(config), "--format", "json")
-    assert done.returncode == 1, done.stderr
+    done = _invoke("check", "--stack", "aws-dev-apps", "--config", str(config), "--format", "json")
+    assert done.exit_code == 1, done.output
     report = json.loads(done.stdout)
     assert report["passed"] is False
     assert {v["level"] for v in report["stacks"][0]["violations"]} == {"mandatory"}
 
 
 def test_table_output() -> None:
-    done = _cli("check", "--stack", "aws-dev-apps")
-    assert done.returncode == 0, done.stderr
+    done = _invoke("check", "--stack", "aws-dev-apps")
+    assert done.exit_code == 0, done.output
     assert "k8s-namespace-default-deny" in done.stdout
     assert "PASS aws-dev-apps: 8 resources, 0 mandatory, 3 advisory, 0 exempted" in done.stdout
 
@@ -128,8 +137,8 @@ def test_errors_exit_2_with_a_clear_message(args: tuple[str, ...], message: str)
 
 
 def test_config_command_prints_the_engine_policy_config() -> None:
-    done = _cli("config")
-    assert done.returncode == 0
+    done = _invoke("config")
+    assert done.exit_code == 0
     document = json.loads(done.stdout)
     assert document["k8s-hpa-bounds"] == {"minReplicas": 2, "maxReplicas": 100}
 
