@@ -15,7 +15,6 @@ from typing import Any
 import jsonschema
 import pulumi_aws as aws
 import pytest
-
 from typer.testing import CliRunner
 
 from policies import render
