@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from infra.offline import StackRun, run_stack
+from infra.offline import StackRun, encode_config, run_stack, stack_config
 from policies.engine.analyzer import AnalyzerClient
 from policies.engine.host import EngineHost
 from policies.engine.process import PackLaunch, PackProcess
@@ -74,8 +74,12 @@ class PackSession(contextlib.AbstractContextManager["PackSession"]):
         self.pack_dir = pack_dir
         self.on_start = on_start
         self._exit = contextlib.ExitStack()
+        self._client: AnalyzerClient | None = None
+        self._info: Any = None
 
     def __enter__(self) -> PackSession:
+        """Start the engine host and the pack process; the pack is connected and configured on
+        first use (:meth:`ready`), so the caller can run the stack while the pack starts."""
         with self._exit as stack:
             self.host = stack.enter_context(EngineHost(self._root_urn()))
             launch = PackLaunch(
@@ -86,23 +90,39 @@ class PackSession(contextlib.AbstractContextManager["PackSession"]):
                 stack=self.stack,
                 config=self.stack_config,
             )
-            self.pack = stack.enter_context(PackProcess(launch))
-            self.client = stack.enter_context(AnalyzerClient(self.pack.port))
-            if self.on_start is not None:
-                self.on_start(self.pack)
-            self.client.wait_ready()
-            self.client.handshake(self.host.address, self.pack_dir)
-            self.client.configure_stack(
-                stack=self.stack,
-                project=PROJECT,
-                organization=ORGANIZATION,
-                config=self.stack_config,
-                tags={"pulumi:project": PROJECT, "pulumi:runtime": "python"},
-            )
-            self.info = self.client.info()
-            self.configure(self.config)
+            self.pack = PackProcess(launch)
+            stack.callback(self.pack.stop)
+            self.pack.spawn()
             self._exit = stack.pop_all()
         return self
+
+    def ready(self) -> AnalyzerClient:
+        """Connect to the pack and configure it as the engine does (once)."""
+        if self._client is not None:
+            return self._client
+        port = self.pack.wait_port()
+        client = self._exit.enter_context(AnalyzerClient(port))
+        if self.on_start is not None:
+            self.on_start(self.pack)
+        client.wait_ready()
+        client.handshake(self.host.address, self.pack_dir)
+        client.configure_stack(
+            stack=self.stack,
+            project=PROJECT,
+            organization=ORGANIZATION,
+            config=self.stack_config,
+            tags={"pulumi:project": PROJECT, "pulumi:runtime": "python"},
+        )
+        self._info = client.info()
+        self._client = client
+        self.configure(self.config)
+        return client
+
+    @property
+    def info(self) -> Any:
+        """The pack's ``AnalyzerInfo``."""
+        self.ready()
+        return self._info
 
     def __exit__(
         self,
@@ -118,14 +138,15 @@ class PackSession(contextlib.AbstractContextManager["PackSession"]):
     def configure(self, config: Mapping[str, Any] | None) -> None:
         """Reconcile ``config`` (an engine policy-config document) with the pack's own and send
         it, as the engine does once per update."""
-        self.client.configure(reconcile(self.info, config))
+        self.ready().configure(reconcile(self.info, config))
 
     def judge(self, run: StackRun) -> StackReport:
+        client = self.ready()
         messages = StackMessages(run, PROJECT)
         report = StackReport(stack=run.stack, resources=len(run.resources))
         for resource, request in messages.analyze_requests():
-            _collect(run.stack, self.client.analyze(request), resource.urn, report)
-        _collect(run.stack, self.client.analyze_stack(messages.stack_request()), "", report)
+            _collect(run.stack, client.analyze(request), resource.urn, report)
+        _collect(run.stack, client.analyze_stack(messages.stack_request()), "", report)
         report.messages = self.host.messages
         return report
 
@@ -141,6 +162,13 @@ class PackSession(contextlib.AbstractContextManager["PackSession"]):
         )
 
 
+def _stack_config(stack: str, override: Mapping[str, Any] | None) -> dict[str, str]:
+    """The config ``run_stack(stack, override=override)`` runs the program with."""
+    values = stack_config(stack)
+    values.update(encode_config(override or {}))
+    return values
+
+
 def check(
     stacks: Iterable[str],
     *,
@@ -151,16 +179,20 @@ def check(
     on_stack: Callable[[str], None] | None = None,
 ) -> Report:
     """Run each shipped stack offline and judge it with a pack process of its own (``override``
-    sets stack config keys, as ``run_stack(..., override=...)`` does)."""
+    sets stack config keys, as ``run_stack(..., override=...)`` does). The pack starts while the
+    stack runs."""
     reports: list[StackReport] = []
     last: PackSession | None = None
     for stack in stacks:
         if on_stack is not None:
             on_stack(stack)
-        run = run_stack(stack, override=override) if override else run_stack(stack)
+        values = _stack_config(stack, override)  # an unknown stack fails here, before any pack
         with PackSession(
-            run.stack, stack_config=run.config, config=config, pack_dir=pack_dir, on_start=on_start
+            stack, stack_config=values, config=config, pack_dir=pack_dir, on_start=on_start
         ) as session:
+            run = run_stack(stack, override=override) if override else run_stack(stack)
+            if dict(run.config) != values:
+                raise RuntimeError(f"{stack}: the pack was started with another config")
             reports.append(session.judge(run))
         last = session
     if last is None:

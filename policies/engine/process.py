@@ -94,7 +94,8 @@ class PackLaunch:
 
 
 class PackProcess(contextlib.AbstractContextManager["PackProcess"]):
-    """The running pack: ``with PackProcess(launch) as pack: pack.port``."""
+    """The running pack: ``with PackProcess(launch) as pack: pack.port``. ``spawn`` then
+    ``wait_port`` lets the caller work while the pack imports its rules."""
 
     def __init__(self, launch: PackLaunch, startup_timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         self.launch = launch
@@ -126,6 +127,11 @@ class PackProcess(contextlib.AbstractContextManager["PackProcess"]):
         self.stop()
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_port()
+
+    def spawn(self) -> None:
+        """Start the process; :meth:`wait_port` then reads the port it serves on."""
         self.process = subprocess.Popen(
             self.launch.command(),
             cwd=self.launch.pack_dir,
@@ -141,7 +147,11 @@ class PackProcess(contextlib.AbstractContextManager["PackProcess"]):
         ]
         for pump in self._pumps:
             pump.start()
-        self.port = self._read_port()
+
+    def wait_port(self) -> int:
+        if not self.port:
+            self.port = self._read_port()
+        return self.port
 
     def _pump_stdout(self) -> None:
         assert self.process is not None

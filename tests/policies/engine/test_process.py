@@ -60,16 +60,17 @@ def test_a_successful_check_stops_the_pack() -> None:
 
 def test_a_pack_that_fails_to_start_is_a_clear_error(tmp_path: Path) -> None:
     pack = _pack(tmp_path, "raise RuntimeError('this pack is broken on purpose')\n")
-    with pytest.raises(PackError) as caught:
-        PackSession("aws-dev", pack_dir=pack).__enter__()
+    with PackSession("aws-dev", pack_dir=pack) as session, pytest.raises(PackError) as caught:
+        session.ready()
     assert "exited (code 1) before serving" in str(caught.value)
     assert "this pack is broken on purpose" in str(caught.value)
 
 
 def test_a_missing_virtualenv_is_a_clear_error(tmp_path: Path) -> None:
     pack = _pack(tmp_path, "", virtualenv="no-such-venv")
+    session = PackSession("aws-dev", pack_dir=pack)
     with pytest.raises(PackError, match="doesn't appear to be a virtual environment"):
-        PackSession("aws-dev", pack_dir=pack).__enter__()
+        session.__enter__()
 
 
 CRASHING_PACK = """
