@@ -95,3 +95,9 @@ def test_every_rule_names_the_controls_it_mirrors() -> None:
     for rule in ALL_RULES:
         assert rule.controls, rule.name
         assert "(mirrors " in rule.description
+
+
+def test_readme_rule_table_lists_every_rule_with_its_level() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for rule in ALL_RULES:
+        assert f"| `{rule.name}` | {rule.level} |" in readme, rule.name
