@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 
-.PHONY: venv node run test lint typecheck pytest bench clean
+.PHONY: venv node run test lint typecheck pytest policies bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -39,8 +39,12 @@ typecheck: venv
 pytest: venv node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## test: lint, type-check and the whole test suite (real servers started by the tests)
-test: lint typecheck pytest
+## policies: judge every shipped stack offline with the real policy pack (README "Policies")
+policies: venv
+	$(PY) -m policies check --all
+
+## test: lint, type-check, the policy check of every shipped stack and the whole test suite
+test: lint typecheck policies pytest
 
 ## bench: the benchmarks (figures, not pass/fail); BENCH_ARGS=--quick for a smoke run
 bench: venv
