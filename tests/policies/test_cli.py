@@ -48,6 +48,15 @@ def _validate_sarif(document: dict[str, Any]) -> None:
     jsonschema.Draft4Validator(schema).validate(document)
 
 
+def _tight_hpa_config(tmp_path: Path, level: str) -> Path:
+    """A config under which aws-dev-apps' HPA (2-6 replicas) breaks ``k8s-hpa-bounds``."""
+    config = tmp_path / f"hpa-{level}.yaml"
+    config.write_text(
+        f"rules: {{k8s-hpa-bounds: {{maxReplicas: 4}}}}\nenforcement: {{k8s-hpa-bounds: {level}}}\n"
+    )
+    return config
+
+
 def test_json_report_of_a_passing_stack() -> None:
     done = _invoke("check", "--stack", "aws-dev-apps", "--format", "json")
     assert done.exit_code == 0, done.output
@@ -56,18 +65,30 @@ def test_json_report_of_a_passing_stack() -> None:
     assert report["pack"]["name"] == "stratus"
     (stack,) = report["stacks"]
     assert stack["stack"] == "aws-dev-apps"
-    assert {v["policy"] for v in stack["violations"]} == {"k8s-namespace-default-deny"}
+    assert stack["violations"] == []
+
+
+def test_json_report_of_advisory_findings(tmp_path: Path) -> None:
+    config = _tight_hpa_config(tmp_path, "advisory")
+    done = _invoke("check", "--stack", "aws-dev-apps", "--config", str(config), "--format", "json")
+    assert done.exit_code == 0, done.output
+    (stack,) = json.loads(done.stdout)["stacks"]
+    assert {v["policy"] for v in stack["violations"]} == {"k8s-hpa-bounds"}
     assert {v["level"] for v in stack["violations"]} == {"advisory"}
 
 
 def test_sarif_report_is_valid_sarif_2_1_0(tmp_path: Path) -> None:
     out = tmp_path / "report.sarif"
-    done = _invoke("check", "--stack", "aws-dev-apps", "--format", "sarif", "--output", str(out))
+    config = _tight_hpa_config(tmp_path, "advisory")
+    done = _invoke(
+        "check", "--stack", "aws-dev-apps", "--config", str(config),
+        "--format", "sarif", "--output", str(out),
+    )  # fmt: skip
     assert done.exit_code == 0, done.output
     document = json.loads(out.read_text())
     _validate_sarif(document)
     (run,) = document["runs"]
-    assert {r["ruleId"] for r in run["results"]} == {"k8s-namespace-default-deny"}
+    assert {r["ruleId"] for r in run["results"]} == {"k8s-hpa-bounds"}
     assert {r["level"] for r in run["results"]} == {"warning"}
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
     assert rules["aws-eks-endpoint-private"]["properties"]["controls"][0] == "Checkov CKV_AWS_39"
@@ -105,8 +126,7 @@ def test_sarif_carries_errors_and_exemptions_as_suppressions() -> None:
 
 
 def test_a_mandatory_violation_exits_1_and_names_the_policy(tmp_path: Path) -> None:
-    config = tmp_path / "strict.yaml"
-    config.write_text("enforcement: {k8s-namespace-default-deny: mandatory}\n")
+    config = _tight_hpa_config(tmp_path, "mandatory")
     done = _invoke("check", "--stack", "aws-dev-apps", "--config", str(config), "--format", "json")
     assert done.exit_code == 1, done.output
     report = json.loads(done.stdout)
@@ -117,8 +137,7 @@ def test_a_mandatory_violation_exits_1_and_names_the_policy(tmp_path: Path) -> N
 def test_table_output() -> None:
     done = _invoke("check", "--stack", "aws-dev-apps")
     assert done.exit_code == 0, done.output
-    assert "k8s-namespace-default-deny" in done.stdout
-    assert "PASS aws-dev-apps: 8 resources, 0 mandatory, 3 advisory, 0 exempted" in done.stdout
+    assert "PASS aws-dev-apps: 81 resources, 0 mandatory, 0 advisory, 0 exempted" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def test_shipped_config_maps_shared_parameters_to_the_rules_that_take_them() -> 
         "stack",
     ]
     assert document["allowed-regions"]["allowedRegions"]["azure"] == ["westeurope", "northeurope"]
-    assert document["k8s-namespace-default-deny"] == {"enforcementLevel": "advisory"}
+    assert "k8s-namespace-default-deny" not in document  # mandatory, the default
     (exemption,) = document["aws-s3-kms-encryption"]["exemptions"]
     assert exemption["reason"].startswith("S3 delivers server access logs only to")
 
@@ -42,7 +42,7 @@ def test_initial_config_names_a_level_for_every_entry() -> None:
     # The engine reads an initial-config entry without a level as ADVISORY.
     config = initial_config(load_policy_config())
     assert config["k8s-hpa-bounds"]["enforcementLevel"] is EnforcementLevel.MANDATORY  # type: ignore[index]
-    assert config["k8s-namespace-default-deny"]["enforcementLevel"] is EnforcementLevel.ADVISORY  # type: ignore[index]
+    assert config["aws-s3-kms-encryption"]["enforcementLevel"] is EnforcementLevel.MANDATORY  # type: ignore[index]
     assert all("enforcementLevel" in entry for entry in config.values() if isinstance(entry, dict))
 
 

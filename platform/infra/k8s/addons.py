@@ -24,10 +24,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.foundation import FoundationContract, SchedulingInfo
+from infra.k8s import network
+from infra.k8s.api import PORT as API_PORT
 from infra.k8s.config import AddonsConfig, TlsConfig
 from infra.k8s.secrets import cluster_secret_store
 
 KUBE_SYSTEM = "kube-system"
+#: Container ports the add-on charts use (their defaults).
+WEBHOOK_PORT = 10250
+CERT_MANAGER_METRICS = 9402
+EXTERNAL_SECRETS_METRICS = 8080
+TRAEFIK_PORTS = [8000, 8443]
+TRAEFIK_METRICS = 9100
 
 
 def placement(scheduling: SchedulingInfo) -> dict[str, Any]:
@@ -116,10 +124,20 @@ class ClusterAddons(pulumi.ComponentResource):
             )
         gpu = contract.scheduling.get("gpu")
         if gpu is not None and caps.gpu_device_plugin == "install":
-            self._namespace("nvidia-device-plugin", "privileged")
+            # The plugin talks to the kubelet over a host socket: host access, no network.
+            self._namespace("nvidia-device-plugin", "privileged", [])
             self._release("nvidiaDevicePlugin", "nvidia-device-plugin", placement(gpu))
 
-        cert_manager_ns = self._namespace("cert-manager", "restricted")
+        cert_manager_ns = self._namespace(
+            "cert-manager",
+            "restricted",
+            [
+                self._webhook(),
+                network.from_monitoring(CERT_MANAGER_METRICS),
+                network.dns(),
+                network.https_anywhere("acme-and-api"),
+            ],
+        )
         cert_manager = self._release(
             "certManager",
             "cert-manager",
@@ -134,7 +152,16 @@ class ClusterAddons(pulumi.ComponentResource):
             depends_on=[cert_manager_ns],
         )
         eso_identity = contract.identity("external-secrets")
-        eso_ns = self._namespace(eso_identity.namespace, "restricted")
+        eso_ns = self._namespace(
+            eso_identity.namespace,
+            "restricted",
+            [
+                self._webhook(),
+                network.from_monitoring(EXTERNAL_SECRETS_METRICS),
+                network.dns(),
+                network.https_anywhere("secret-store-and-api"),
+            ],
+        )
         external_secrets = self._release(
             "externalSecrets",
             eso_identity.namespace,
@@ -156,7 +183,21 @@ class ClusterAddons(pulumi.ComponentResource):
         self.ready = [cert_manager, external_secrets]
 
         if contract.ingress.controller == "traefik":
-            traefik_ns = self._namespace(contract.ingress.namespace, "restricted")
+            api_ns = contract.identity("ml-api").namespace
+            traefik_ns = self._namespace(
+                contract.ingress.namespace,
+                "restricted",
+                [
+                    # The load balancer forwards clients (and its health checks) to the pods.
+                    network.Allow(
+                        "clients", "ingress", [network.Peer(cidr="0.0.0.0/0")], TRAEFIK_PORTS
+                    ),
+                    network.from_monitoring(TRAEFIK_METRICS),
+                    network.Allow("ml-api", "egress", [network.Peer(namespace=api_ns)], [API_PORT]),
+                    network.dns(),
+                    network.https_anywhere("api-server"),
+                ],
+            )
             traefik = self._release(
                 "traefik",
                 contract.ingress.namespace,
@@ -211,8 +252,22 @@ class ClusterAddons(pulumi.ComponentResource):
     def _replicas(self, addon: str, default: int) -> int:
         return self._args.config.replicas(addon, default)
 
-    def _namespace(self, namespace: str, level: str) -> k8s.core.v1.Namespace:
-        return k8s.core.v1.Namespace(
+    def _webhook(self) -> network.Allow:
+        """The API server calls the controller's admission webhook from the control plane's
+        addresses, which lie in the foundation's network (EKS ENIs in the VPC, the AKS API
+        server subnet in the VNet)."""
+        return network.Allow(
+            "webhook",
+            "ingress",
+            [network.Peer(cidr=cidr) for cidr in self._args.contract.network.cidrs],
+            [WEBHOOK_PORT],
+        )
+
+    def _namespace(
+        self, namespace: str, level: str, allows: list[network.Allow]
+    ) -> k8s.core.v1.Namespace:
+        """An add-on namespace: Pod Security ``level``, default deny, the add-on's allows."""
+        created = k8s.core.v1.Namespace(
             f"{self._name}-{namespace}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=namespace,
@@ -224,6 +279,13 @@ class ClusterAddons(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        name = f"{self._name}-{namespace}"
+        network.default_deny(f"{name}-default-deny", created.metadata.name, self._args.labels, self)
+        for allow in allows:
+            network.allow_policy(
+                f"{name}-allow-{allow.name}", created.metadata.name, allow, self._args.labels, self
+            )
+        return created
 
     def _release(
         self,

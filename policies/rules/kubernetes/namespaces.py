@@ -31,6 +31,10 @@ CLUSTER_SCOPED = frozenset(
         "admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
         "admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration",
         "apiregistration.k8s.io/v1:APIService",
+        # Cluster-scoped custom resources of the add-ons the in-cluster layer installs.
+        "cert-manager.io/v1:ClusterIssuer",
+        "external-secrets.io/v1:ClusterSecretStore",
+        "external-secrets.io/v1:ClusterExternalSecret",
     }
 )
 

@@ -71,3 +71,35 @@ def test_mlflow_serves_its_clients_and_reaches_only_postgres_and_its_store(apps:
         DNS,
         HTTPS,
     }
+
+
+def test_addon_namespaces_deny_by_default_and_allow_their_controllers_flows(
+    apps: StackRun,
+) -> None:
+    foundation = run_stack(apps.stack.removesuffix("-apps")).outputs
+    webhook = {
+        ("ingress", f"cidr:{cidr}", (("TCP", 10250),)) for cidr in foundation["network"]["cidrs"]
+    }
+    assert _flows(apps, "cert-manager") == {
+        *webhook,
+        ("ingress", "ns:monitoring", (("TCP", 9402),)),
+        DNS,
+        HTTPS,
+    }
+    assert _flows(apps, "external-secrets") == {
+        *webhook,
+        ("ingress", "ns:monitoring", (("TCP", 8080),)),
+        DNS,
+        HTTPS,
+    }
+    if foundation["ingress"]["controller"] == "traefik":
+        assert _flows(apps, "traefik") == {
+            ("ingress", "cidr:0.0.0.0/0", (("TCP", 8000), ("TCP", 8443))),
+            ("ingress", "ns:monitoring", (("TCP", 9100),)),
+            ("egress", "ns:ml-api", (("TCP", 8080),)),
+            DNS,
+            HTTPS,
+        }
+    if foundation["scheduling"]["gpu"] is not None:
+        # Default deny and nothing else: the plugin talks to the kubelet over a socket.
+        assert _flows(apps, "nvidia-device-plugin") == set()

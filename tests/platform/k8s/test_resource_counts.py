@@ -19,8 +19,9 @@ PLATFORM = {
     "kubernetes:core/v1:ServiceAccount": 3,
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": 1,
     "kubernetes:networking.k8s.io/v1:Ingress": 1,
-    # default-deny x 3 + ml-api 5 + ml-training 3 + mlflow 5 allows
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 16,
+    # platform namespaces: default-deny x 3 + ml-api 5 + ml-training 3 + mlflow 5 allows;
+    # add-on namespaces: cert-manager and external-secrets default-deny + 4 allows each
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 26,
     "pulumi:providers:kubernetes": 1,
     "stratus:k8s:ClusterAddons": 1,
     "stratus:k8s:MlApi": 1,
@@ -48,12 +49,16 @@ EXPECTED = {
         **GENERATED_KEYS,
         "kubernetes:helm.sh/v3:Release": 6,
         "kubernetes:core/v1:Namespace": 6,
+        # + traefik: default-deny + 5 allows
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 32,
     },
     "aws-prod-apps": {
         **PLATFORM,
         **SECRET_STORE_KEYS,
         "kubernetes:helm.sh/v3:Release": 7,  # + NVIDIA device plugin
         "kubernetes:core/v1:Namespace": 7,
+        # + traefik (default-deny + 5 allows), nvidia-device-plugin (default-deny only)
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 33,
     },
     "azure-dev-apps": {
         **PLATFORM,
@@ -66,6 +71,8 @@ EXPECTED = {
         **SECRET_STORE_KEYS,
         "kubernetes:helm.sh/v3:Release": 3,
         "kubernetes:core/v1:Namespace": 6,
+        # + nvidia-device-plugin (default-deny only)
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 27,
     },
 }
 

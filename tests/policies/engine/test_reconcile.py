@@ -21,7 +21,9 @@ def test_defaults_then_initial_config_then_given_config(info: object) -> None:
         "maxReplicas": 100,
         "exemptions": [],  # the schema's default
     }
-    assert result["k8s-namespace-default-deny"].level == "advisory"  # the shipped override
+    # The shipped config is the pack's initial config: its exemptions are there.
+    (exemption,) = result["aws-s3-kms-encryption"].properties["exemptions"]
+    assert "access-logs" in str(exemption)
     given = reconcile(info, {"all": "advisory", "k8s-hpa-bounds": {"maxReplicas": 20}})
     assert given["aws-rds-private"].level == "advisory"
     assert given["k8s-hpa-bounds"].properties["maxReplicas"] == 20

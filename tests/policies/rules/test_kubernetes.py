@@ -246,14 +246,15 @@ def test_namespaces_pod_security_and_default_deny(packs: Packs) -> None:
             "Ingress and Egress, no rules)"
         ]
     }
-    # Advisory in the shipped config until the in-cluster layer's NetworkPolicies land.
-    assert levels(report, "k8s-namespace-default-deny") == {"advisory"}
-    enforced = packs.judge(
+    # Mandatory in the shipped config (every namespace of the in-cluster layer has one);
+    # a team may relax it through the config.
+    assert levels(report, "k8s-namespace-default-deny") == {"mandatory"}
+    relaxed = packs.judge(
         program,
         stack=APPS,
-        config={"k8s-namespace-default-deny": {"enforcementLevel": "mandatory"}},
+        config={"k8s-namespace-default-deny": {"enforcementLevel": "advisory"}},
     )
-    assert levels(enforced, "k8s-namespace-default-deny") == {"mandatory"}
+    assert levels(relaxed, "k8s-namespace-default-deny") == {"advisory"}
 
 
 def test_no_default_namespace_and_no_automounted_tokens(packs: Packs) -> None:
@@ -262,6 +263,28 @@ def test_no_default_namespace_and_no_automounted_tokens(packs: Packs) -> None:
             "own", metadata=k8s.meta.v1.ObjectMetaArgs(namespace="ml-api", labels=LABELS), data={}
         )
         k8s.core.v1.ConfigMap("stray", metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS), data={})
+        # Cluster-scoped custom resources have no namespace to give.
+        k8s.apiextensions.CustomResource(
+            "issuer",
+            api_version="cert-manager.io/v1",
+            kind="ClusterIssuer",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="letsencrypt", labels=LABELS),
+            spec={"selfSigned": {}},
+        )
+        k8s.apiextensions.CustomResource(
+            "store",
+            api_version="external-secrets.io/v1",
+            kind="ClusterSecretStore",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="platform", labels=LABELS),
+            spec={"provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1"}}},
+        )
+        k8s.apiextensions.CustomResource(
+            "namespaced-store",
+            api_version="external-secrets.io/v1",
+            kind="SecretStore",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="platform", labels=LABELS),
+            spec={"provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1"}}},
+        )
         k8s.core.v1.ServiceAccount(
             "quiet",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace="ml-api", labels=LABELS),
@@ -272,8 +295,10 @@ def test_no_default_namespace_and_no_automounted_tokens(packs: Packs) -> None:
         )
 
     report = packs.judge(program, stack=APPS)
+    message = "the object lands in the default namespace: give it its own namespace"
     assert found(report, "k8s-no-default-namespace") == {
-        "stray": ["the object lands in the default namespace: give it its own namespace"]
+        "stray": [message],
+        "namespaced-store": [message],
     }
     assert found(report, "k8s-service-account-token") == {
         "chatty": ["automountServiceAccountToken is not false: every pod gets an API token"]
