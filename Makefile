@@ -95,7 +95,7 @@ DEBIAN_MIRROR ?= $(shell awk '/^URIs:/ && $$2 !~ /security/ {print $$2; exit} \
   /^deb / {for (i = 2; i <= NF; i++) if ($$i ~ /^[a-z]+:\/\//) {if ($$i !~ /security/) {print $$i; exit}; break}}' \
   $(wildcard /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list) /dev/null)
 PYTHON_IMAGE ?= $(LOCAL_BASE)
-CODE_VERSION := $(shell git describe --always --dirty 2>/dev/null)
+CODE_VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
 # chroot isolation: no OCI runtime during builds (crun refuses this machine's cgroups); docker
 # format: OCI images cannot carry a HEALTHCHECK; --layers: rebuilds reuse unchanged steps
 BUILDAH_BUD := buildah bud --isolation chroot --network host --format docker --layers \
