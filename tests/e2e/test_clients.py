@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests import servers
 from tests.app.conftest import MODEL_NAME, PREDICT_KEY, Trained, publish, save_model_dir, train
 from tests.e2e.conftest import service
 
@@ -183,11 +182,22 @@ def test_tritonclient_http(v2_server: str, logistic: Trained) -> None:
         client.close()
 
 
-def test_curl_sees_the_same_protocol(v2_server: str) -> None:
-    """The health answers as plain HTTP (what curl and Kubernetes probes see)."""
+def test_plain_http_sees_the_same_protocol(v2_server: str, logistic: Trained) -> None:
+    """What curl (or a Kubernetes probe) sees: no credentials needed for health and server
+    metadata, JSON in and out for inference."""
     import httpx
 
     assert httpx.get(f"{v2_server}/v2/health/ready").json() == {"ready": True}
     assert httpx.get(f"{v2_server}/v2/health/live").json() == {"live": True}
-    assert httpx.get(f"{v2_server}/ping").status_code == 200
-    assert servers.free_port()  # the helper module is importable from here (process harness)
+    assert httpx.get(f"{v2_server}/v2").json()["extensions"] == ["binary_tensor_data"]
+    ping = httpx.get(f"{v2_server}/ping")
+    assert (ping.status_code, ping.text) == (200, "\n")
+    tensor = {"name": "x", "shape": [1, 6], "datatype": "FP64", "data": logistic.rows(1)[0]}
+    answer = httpx.post(
+        f"{v2_server}/v2/models/{MODEL_NAME}/infer", json={"inputs": [tensor]}, headers=HEADERS
+    )
+    assert answer.headers["content-type"] == "application/json"
+    assert (
+        answer.json()["outputs"][0]["data"]
+        == logistic.pipeline.predict(logistic.frame.head(1)).tolist()
+    )
