@@ -112,6 +112,8 @@ def bearer_token(authorization: str | None, api_key: str | None) -> str | None:
 
 class Authenticator(Protocol):
     method: str
+    #: whether authenticating can wait on something outside the process (an identity provider)
+    may_wait: bool
 
     async def authenticate(self, token: str | None) -> Principal: ...
 
@@ -134,6 +136,7 @@ def match_digest(digest: bytes, stored: Sequence[tuple[bytes, T]]) -> T | None:
 
 class ApiKeyAuthenticator:
     method = "api-key"
+    may_wait = False
 
     def __init__(self, entries: list[ApiKeyEntry]) -> None:
         self._entries = [(bytes.fromhex(e.sha256), e) for e in entries]
@@ -305,6 +308,7 @@ class JwksCache:
 
 class JwtAuthenticator:
     method = "jwt"
+    may_wait = True  # for the issuer's JWKS
 
     def __init__(self, settings: Settings, jwks: JwksCache) -> None:
         assert settings.jwt_issuer
@@ -371,6 +375,7 @@ class NoAuthenticator:
     """Explicit ``STRATUS_AUTH_MODE=disabled`` (local runs): everyone has every role."""
 
     method = "disabled"
+    may_wait = False
 
     async def authenticate(self, token: str | None) -> Principal:
         return Principal("anonymous", ROLES, self.method)

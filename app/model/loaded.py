@@ -188,13 +188,15 @@ def _near_ties(probabilities: NDArray[np.float64]) -> NDArray[np.bool_]:
 
 
 def _check_finite(prediction: Prediction) -> None:
-    bad = np.zeros(prediction.labels.shape[0], dtype=bool)
-    if prediction.probabilities is not None and not np.isfinite(prediction.probabilities).all():
-        bad |= ~np.isfinite(prediction.probabilities).all(axis=1)
-    labels = prediction.labels
-    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
-        bad |= ~np.isfinite(labels.reshape(labels.shape[0], -1)).all(axis=1)
-    if bad.any():
+    probabilities, labels = prediction.probabilities, prediction.labels
+    finite_probabilities = probabilities is None or bool(np.isfinite(probabilities).all())
+    finite_labels = labels.dtype.kind != "f" or bool(np.isfinite(labels).all())
+    if not (finite_probabilities and finite_labels):
+        bad = np.zeros(labels.shape[0], dtype=bool)
+        if probabilities is not None:
+            bad |= ~np.isfinite(probabilities).all(axis=1)
+        if labels.dtype.kind == "f":
+            bad |= ~np.isfinite(labels.reshape(labels.shape[0], -1)).all(axis=1)
         rows = np.flatnonzero(bad)
         shown = ", ".join(str(r) for r in rows[:5]) + (" ..." if len(rows) > 5 else "")
         raise NonFiniteOutputError(
