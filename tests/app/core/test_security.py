@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -27,7 +28,7 @@ from app.core.security import (
     parse_key_entries,
     signing_keys,
 )
-from tests.app.conftest import MODEL_NAME, Trained, serve, settings_for
+from tests.app.conftest import MODEL_NAME, Trained, serve
 from tests.app.core.identity import Issuer, jwt_settings
 
 
@@ -137,17 +138,25 @@ def test_key_rotation_refetches_the_jwks(issuer: Issuer) -> None:
     assert issuer.fetches == 2
 
 
-@pytest.fixture
-def jwt_client(store: str, issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+@contextmanager
+def _jwt_app(
+    store: str, issuer: Issuer, monkeypatch: pytest.MonkeyPatch, **overrides: Any
+) -> Iterator[TestClient]:
+    """The app in JWT mode, its JWKS fetched from ``issuer`` through httpx's mock transport."""
     real = httpx.AsyncClient
 
     def mocked(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
         return real(transport=issuer.transport())
 
     monkeypatch.setattr("app.core.security.httpx.AsyncClient", mocked)
-    base = settings_for(f"{store}/{MODEL_NAME}")
-    settings = jwt_settings(**{k: getattr(base, k) for k in ("model_uri", "watch_interval_s")})
+    settings = jwt_settings(model_uri=f"{store}/{MODEL_NAME}", watch_interval_s=0, **overrides)
     with serve(settings) as client:
+        yield client
+
+
+@pytest.fixture
+def jwt_client(store: str, issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    with _jwt_app(store, issuer, monkeypatch) as client:
         yield client
 
 
@@ -265,16 +274,7 @@ def ec_jwt_client(
     store: str, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
     issuer.publish_ec = True
-    real = httpx.AsyncClient
-
-    def mocked(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
-        return real(transport=issuer.transport())
-
-    monkeypatch.setattr("app.core.security.httpx.AsyncClient", mocked)
-    settings = jwt_settings(
-        model_uri=f"{store}/{MODEL_NAME}", watch_interval_s=0, jwt_algorithms="RS256,ES256"
-    )
-    with serve(settings) as client:
+    with _jwt_app(store, issuer, monkeypatch, jwt_algorithms="RS256,ES256") as client:
         yield client
 
 
