@@ -5,13 +5,13 @@ from __future__ import annotations
 import signal
 import sys
 
-import uvicorn
 from pydantic import ValidationError
 
 from app.core.config import get_settings
 from app.core.security import ConfigError
 from app.main import app_from_environment
 from app.model.source import ModelSourceError
+from app.server import run
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -27,18 +27,7 @@ def main() -> int:
         return 2
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit 0 then, not "killed by signal"
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=settings.graceful_timeout_s,
-        server_header=False,
-        proxy_headers=False,
-    )
+    run(application, settings)
     return 0
 
 

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import __version__
 from app.api.errors import ErrorRenderer, install_error_handlers
 from app.api.fast_path import ScoringFastPath
 from app.api.main import api_router, scoring_routes
@@ -67,7 +68,13 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
             cache_dir=settings.model_cache_dir,
         )
         app.state.manager = manager
-        app.state.dataplane = DataPlane(manager, batcher)
+        app.state.dataplane = DataPlane(
+            manager,
+            batcher,
+            strict_input=settings.strict_input,
+            metrics=metrics,
+            server_name=settings.service_name,
+        )
         app.state.stopping = False
         batcher.start()
         flusher = asyncio.get_running_loop().create_task(access_log.run()) if access_log else None
@@ -105,7 +112,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     app = FastAPI(
         title="Stratus inference service",
         description="Serves the champion model: KServe V2, MLflow scoring and simple JSON.",
-        version="1.0.0",
+        version=__version__,
         lifespan=lifespan,
     )
     app.state.settings = settings

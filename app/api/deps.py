@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from app.core.logging import audit_log
 from app.core.metrics import Metrics
 from app.core.security import ROLE_ADMIN, ROLE_PREDICT, Authenticator, AuthError, Principal
 from app.model.manager import ModelManager
+from app.serving.batcher import RequestTimeoutError
 from app.serving.dataplane import DataPlane
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
@@ -45,11 +47,30 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def authorize(request: Request, role: str, token: str | None) -> Principal:
-    """Authenticate ``token`` and check ``role``; failures are counted and audited."""
+def request_deadline(request: Request) -> float:
+    """The event-loop time by which this request must be answered (``STRATUS_REQUEST_TIMEOUT_S``
+    from now): authentication, queueing and prediction all count against it."""
+    timeout: float = request.app.state.settings.request_timeout_s
+    return asyncio.get_running_loop().time() + timeout
+
+
+async def authorize(
+    request: Request, role: str, token: str | None, deadline: float | None = None
+) -> Principal:
+    """Authenticate ``token`` (by ``deadline``: a slow identity provider cannot hold a request
+    past its timeout) and check ``role``; failures are counted and audited."""
     authenticator: Authenticator = request.app.state.authenticator
     try:
-        who = await authenticator.authenticate(token)
+        if authenticator.may_wait:
+            async with asyncio.timeout_at(deadline or request_deadline(request)):
+                who = await authenticator.authenticate(token)
+        else:  # nothing to wait for: spare the hot path a timer
+            who = await authenticator.authenticate(token)
+    except TimeoutError:
+        request.app.state.metrics.auth_failures.labels("timeout").inc()
+        raise RequestTimeoutError(
+            "authentication did not finish within the request timeout"
+        ) from None
     except AuthError as exc:
         request.app.state.metrics.auth_failures.labels(exc.reason).inc()
         audit_log.warning(
@@ -113,13 +134,15 @@ class Scoring:
     principal: Principal
     dataplane: DataPlane
     max_body_bytes: int
+    deadline: float
 
 
 async def scoring_context(request: Request) -> Scoring:
     """Authorize a scoring request (role ``predict``) and hand over the data plane."""
-    principal = await authorize(request, ROLE_PREDICT, _token(request))
+    deadline = request_deadline(request)
+    principal = await authorize(request, ROLE_PREDICT, _token(request), deadline)
     state = request.app.state
-    return Scoring(principal, state.dataplane, state.settings.max_body_bytes)
+    return Scoring(principal, state.dataplane, state.settings.max_body_bytes, deadline)
 
 
 #: OpenAPI security of routes that read credentials without the Security() dependencies.

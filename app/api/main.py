@@ -14,6 +14,7 @@ api_router = APIRouter()
 for scoring_router in SCORING_ROUTERS:
     api_router.include_router(scoring_router)
 api_router.include_router(health.router)
+api_router.include_router(v2.server_router)
 api_router.include_router(v2.router)
 api_router.include_router(admin.router)
 

@@ -69,9 +69,18 @@ _TENSOR = {
     "properties": {
         "name": {"type": "string"},
         "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
-        "datatype": {"type": "string", "enum": ["FP64", "FP32", "INT64", "INT32"]},
+        "datatype": {
+            "type": "string",
+            "enum": [
+                *("FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8"),
+                *("UINT64", "UINT32", "UINT16", "UINT8"),
+            ],
+        },
         "data": {"type": "array", "items": {"type": "number"}},
-        "parameters": {"type": "object"},
+        "parameters": {
+            "type": "object",
+            "properties": {"binary_data_size": {"type": "integer", "minimum": 0}},
+        },
     },
 }
 
@@ -81,14 +90,23 @@ INFER_BODY = json_body(
         "required": ["inputs"],
         "properties": {
             "id": {"type": "string"},
-            "parameters": {"type": "object"},
+            "parameters": {
+                "type": "object",
+                "properties": {"binary_data_output": {"type": "boolean"}},
+            },
             "inputs": {"type": "array", "items": _TENSOR, "minItems": 1},
             "outputs": {
                 "type": "array",
                 "items": {
                     "type": "object",
                     "required": ["name"],
-                    "properties": {"name": {"type": "string"}},
+                    "properties": {
+                        "name": {"type": "string"},
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"binary_data": {"type": "boolean"}},
+                        },
+                    },
                 },
             },
         },
@@ -127,7 +145,10 @@ class OutputTensor(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    data: list[Any] | None = Field(None, description="absent when sent as binary data")
+    parameters: dict[str, Any] | None = Field(
+        None, description="binary_data_size: this output's bytes after the JSON header"
+    )
 
 
 class InferAnswer(BaseModel):
@@ -154,6 +175,20 @@ class ModelMetadata(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class V2Live(BaseModel):
+    live: bool
+
+
+class V2Ready(BaseModel):
+    ready: bool
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
 
 
 class ModelStatus(BaseModel):

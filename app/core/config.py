@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1 << 20, ge=1024)
     retry_after_s: int = Field(1, ge=1)
 
+    # input handling
+    strict_input: bool = Field(
+        False,
+        description="refuse unknown features and missing values the model does not take natively "
+        "(default: ignore unknown features with a warning and pass missing values to the model's "
+        "own imputer, like `mlflow models serve`)",
+    )
+
     # auth
     auth_mode: AuthMode = AuthMode.API_KEY
     api_keys: SecretStr | None = Field(
@@ -66,6 +74,10 @@ class Settings(BaseSettings):
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["RS256"])
     jwt_leeway_s: int = Field(30, ge=0)
     jwks_cache_s: int = Field(300, ge=1)
+    jwks_timeout_s: float = Field(5.0, gt=0, le=60, description="one JWKS fetch")
+    jwks_backoff_max_s: float = Field(
+        60.0, gt=0, le=3600, description="longest wait between failed JWKS fetches"
+    )
 
     # observability
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
@@ -77,6 +89,13 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(8080, ge=1, le=65535)
     graceful_timeout_s: int = Field(30, ge=0)
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="a connection must send a request's headers within this"
+    )
+    keep_alive_timeout_s: int = Field(5, ge=1, le=3600, description="idle keep-alive connection")
+    limit_concurrency: int = Field(
+        1024, ge=1, description="open connections or requests in progress before 503"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -86,6 +105,19 @@ class Settings(BaseSettings):
             if isinstance(raw, str):
                 data = {**data, "jwt_algorithms": [a.strip() for a in raw.split(",") if a.strip()]}
         return data
+
+    @model_validator(mode="after")
+    def _no_shared_secret_algorithms(self) -> Settings:
+        """Keys come from a JWKS URL, i.e. are public: an HMAC "key" there would be public too."""
+        hmac_algorithms = [a for a in self.jwt_algorithms if a.upper().startswith("HS")]
+        if hmac_algorithms:
+            raise ValueError(
+                f"STRATUS_JWT_ALGORITHMS: {', '.join(hmac_algorithms)} not allowed: keys come from "
+                "the issuer's JWKS URL, so only asymmetric algorithms (RS*, PS*, ES*, EdDSA) apply"
+            )
+        if not self.jwt_algorithms:
+            raise ValueError("STRATUS_JWT_ALGORITHMS must name at least one algorithm")
+        return self
 
     @model_validator(mode="after")
     def _auth_is_complete(self) -> Settings:

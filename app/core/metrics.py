@@ -51,6 +51,11 @@ class Metrics:
             ["name", "version", "source"],
             registry=r,
         )
+        self.ignored_features = Counter(
+            "stratus_ignored_features",
+            "requests whose features unknown to the model were ignored (lenient input)",
+            registry=r,
+        )
         self.auth_failures = Counter(
             "stratus_auth_failures", "rejected credentials", ["reason"], registry=r
         )

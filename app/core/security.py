@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import jwt
@@ -22,6 +24,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.core.config import AuthMode, Settings
+
+logger = logging.getLogger("stratus.auth")
 
 ROLE_PREDICT = "predict"
 ROLE_ADMIN = "admin"
@@ -62,11 +66,31 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _location(loc: Iterable[int | str]) -> str:
+    """Where a problem is, naming only list positions and known fields: a misplaced key (say, a
+    plain key used as a field name) must not reach a log through an error message."""
+    parts = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif part in ApiKeyEntry.model_fields:
+            parts.append(f".{part}")
+        else:
+            parts.append(".<unknown field>")
+    return "entry" + "".join(parts) if parts else "the list"
+
+
 def parse_key_entries(raw: bytes | str, where: str) -> list[ApiKeyEntry]:
+    """Validate a JSON key list. Errors name the position and the rule, never the value: the
+    value may be a plain key pasted where its digest belongs."""
     try:
         entries = _ENTRIES.validate_json(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{where} is not a valid API key list: {exc}") from None
+        problems = "; ".join(
+            f"{_location(error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False, include_context=False)
+        )
+        raise ConfigError(f"{where} is not a valid API key list: {problems}") from None
     for entry in entries:
         unknown = entry.roles - ROLES
         if unknown:
@@ -88,12 +112,31 @@ def bearer_token(authorization: str | None, api_key: str | None) -> str | None:
 
 class Authenticator(Protocol):
     method: str
+    #: whether authenticating can wait on something outside the process (an identity provider)
+    may_wait: bool
 
     async def authenticate(self, token: str | None) -> Principal: ...
 
 
+T = TypeVar("T")
+
+
+def match_digest(digest: bytes, stored: Sequence[tuple[bytes, T]]) -> T | None:
+    """The value stored with ``digest``, or None.
+
+    Every stored digest is compared, with ``hmac.compare_digest`` and without an early exit, so
+    the time taken depends on neither which entry matches nor how much of a digest does.
+    """
+    found: T | None = None
+    for candidate, value in stored:
+        if hmac.compare_digest(digest, candidate):
+            found = value
+    return found
+
+
 class ApiKeyAuthenticator:
     method = "api-key"
+    may_wait = False
 
     def __init__(self, entries: list[ApiKeyEntry]) -> None:
         self._entries = [(bytes.fromhex(e.sha256), e) for e in entries]
@@ -103,69 +146,176 @@ class ApiKeyAuthenticator:
             raise AuthError(
                 "missing", "an API key is required (X-API-Key or Authorization: Bearer)"
             )
-        digest = hashlib.sha256(token.encode()).digest()
-        found: ApiKeyEntry | None = None
-        for stored, entry in self._entries:  # compare with every key: constant time overall
-            if hmac.compare_digest(digest, stored):
-                found = entry
+        found = match_digest(hashlib.sha256(token.encode()).digest(), self._entries)
         if found is None:
             raise AuthError("invalid_key", "the API key is not valid")
         return Principal(found.name, found.roles, self.method)
 
 
-class JwksCache:
-    """The issuer's signing keys, fetched with httpx and refreshed on expiry or unknown ``kid``."""
+#: algorithms a JWK without an ``alg`` member may verify, by key type (``EC`` keys: their curve's)
+_KEY_TYPE_ALGORITHMS = {
+    "RSA": frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}),
+    "OKP": frozenset({"EdDSA"}),
+}
 
-    def __init__(self, url: str, ttl_s: float, client: httpx.AsyncClient | None = None) -> None:
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A verification key from the JWKS and the algorithms it may verify."""
+
+    jwk: jwt.PyJWK
+    algorithms: frozenset[str]
+
+
+def signing_keys(document: Any) -> dict[str | None, SigningKey]:
+    """The usable signature keys of a JWKS document, by ``kid`` (``None`` for a lone key).
+
+    A key that declares ``alg`` verifies only that algorithm; one that does not, the algorithms
+    of its key type. Symmetric (``oct``) keys are dropped: a key published in a JWKS is public,
+    so an HMAC secret there would let anyone sign. So are encryption keys and unusable entries.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("the JWKS document has no 'keys' array")
+    keys: list[SigningKey] = []
+    for entry in document["keys"]:
+        if not isinstance(entry, dict) or entry.get("kty") == "oct":
+            continue
+        if entry.get("use", "sig") != "sig":
+            continue
+        try:
+            jwk = jwt.PyJWK(entry)
+        except (jwt.PyJWTError, ValueError, TypeError):
+            continue
+        declared = entry.get("alg")
+        if isinstance(declared, str):
+            algorithms = frozenset({declared})
+        else:
+            algorithms = _KEY_TYPE_ALGORITHMS.get(
+                str(jwk.key_type), frozenset({jwk.algorithm_name})
+            )
+        keys.append(SigningKey(jwk, algorithms))
+    if not keys:
+        raise ValueError("the JWKS document holds no usable signature keys")
+    by_kid: dict[str | None, SigningKey] = {k.jwk.key_id: k for k in keys}
+    if len(keys) == 1:
+        by_kid[None] = keys[0]
+    return by_kid
+
+
+class JwksCache:
+    """The issuer's signing keys, fetched with httpx; never makes a request wait on a slow issuer
+    when the keys it needs are cached.
+
+    * A known ``kid`` is answered from the cache at once. When the cache is older than ``ttl_s``
+      a refresh starts in the background; until it succeeds the cached keys keep serving.
+    * An unknown ``kid`` (key rotation) waits for a refresh; requests share the one refresh in
+      flight (single flight), and fetches for unknown kids are at least ``min_interval_s`` apart
+      so a spray of made-up kids cannot turn into a fetch per request.
+    * After a failed fetch the next one waits ``1, 2, 4, ...`` seconds (at most ``backoff_max_s``);
+      during that time an unknown ``kid`` is refused at once.
+    * A refresh is a task of its own: a request that gives up (its timeout) does not cancel it.
+    Fetch errors, which name the issuer's URL, are logged and never shown to clients.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        ttl_s: float,
+        client: httpx.AsyncClient | None = None,
+        *,
+        timeout_s: float = 5.0,
+        backoff_max_s: float = 60.0,
+        min_interval_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = url
         self.ttl_s = ttl_s
-        self._client = client or httpx.AsyncClient(timeout=5.0)
-        self._keys: dict[str | None, jwt.PyJWK] = {}
-        self._fetched = 0.0
-        self._lock = asyncio.Lock()
+        self.backoff_max_s = backoff_max_s
+        self.min_interval_s = min_interval_s
+        self._clock = clock
+        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        self._keys: dict[str | None, SigningKey] = {}
+        self._fetched: float | None = None  # clock time of the last successful fetch
+        self._failures = 0
+        self._not_before = 0.0  # no fetch before this clock time (back-off)
+        self._refreshing: asyncio.Task[None] | None = None
+        self.fetches = 0
 
-    async def key(self, kid: str | None) -> jwt.PyJWK:
-        expired = time.monotonic() - self._fetched > self.ttl_s
-        if expired or kid not in self._keys:
-            await self._refresh(min_age=0 if expired else 10.0)
+    async def key(self, kid: str | None) -> SigningKey:
+        known = self._keys.get(kid)
+        if known is not None:
+            if self._stale():
+                self._start_refresh()  # in the background: this request does not wait
+            return known
+        refresh = self._refreshing or self._start_refresh(unknown_kid=True)
+        if refresh is not None:
+            await asyncio.shield(refresh)  # the fetch outlives a request that stops waiting
+            known = self._keys.get(kid)
+            if known is not None:
+                return known
+        if not self._keys:
+            raise AuthError("jwks_unavailable", "the token cannot be verified now; retry later")
+        raise AuthError("unknown_kid", "the token's signing key is not in the issuer's JWKS")
+
+    def _stale(self) -> bool:
+        return self._fetched is None or self._clock() - self._fetched > self.ttl_s
+
+    def _start_refresh(self, *, unknown_kid: bool = False) -> asyncio.Task[None] | None:
+        if self._refreshing is not None:
+            return self._refreshing
+        now = self._clock()
+        if now < self._not_before:
+            return None  # backing off after a failure
+        if unknown_kid and self._fetched is not None and now - self._fetched < self.min_interval_s:
+            return None  # fetched a moment ago: the kid is not there
+        self._refreshing = asyncio.get_running_loop().create_task(
+            self._refresh(), name="stratus-jwks-refresh"
+        )
+        return self._refreshing
+
+    async def _refresh(self) -> None:
+        self.fetches += 1
         try:
-            return self._keys[kid]
-        except KeyError:
-            raise AuthError(
-                "unknown_kid", "the token's signing key is not in the issuer's JWKS"
-            ) from None
-
-    async def _refresh(self, min_age: float) -> None:
-        async with self._lock:
-            if self._keys and time.monotonic() - self._fetched < min_age:
-                return
-            try:
-                response = await self._client.get(self.url)
-                response.raise_for_status()
-                keyset = jwt.PyJWKSet.from_dict(response.json())
-            except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
-                if not self._keys:
-                    raise AuthError("jwks_unavailable", f"cannot fetch the JWKS: {exc}") from None
-                return  # keep using the keys we have
-            keys: dict[str | None, jwt.PyJWK] = {k.key_id: k for k in keyset.keys}
-            if len(keyset.keys) == 1:
-                keys[None] = keyset.keys[0]
+            response = await self._client.get(self.url)
+            response.raise_for_status()
+            keys = signing_keys(response.json())
+        except Exception as exc:  # any failure: keep the keys we have, back off, log the cause
+            self._failures += 1
+            delay = min(self.backoff_max_s, 2.0 ** (self._failures - 1))
+            self._not_before = self._clock() + delay
+            logger.warning(
+                "JWKS fetch failed; serving cached keys",
+                extra={
+                    "jwks_url": self.url,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "cached_keys": len(self._keys),
+                    "retry_in_s": delay,
+                },
+            )
+        else:
             self._keys = keys
-            self._fetched = time.monotonic()
+            self._fetched = self._clock()
+            self._failures = 0
+            self._not_before = 0.0
+        finally:
+            self._refreshing = None
 
     async def aclose(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
         await self._client.aclose()
 
 
 class JwtAuthenticator:
     method = "jwt"
+    may_wait = True  # for the issuer's JWKS
 
     def __init__(self, settings: Settings, jwks: JwksCache) -> None:
         assert settings.jwt_issuer
         assert settings.jwt_audience
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
-        self.algorithms = list(settings.jwt_algorithms)
+        self.algorithms = frozenset(settings.jwt_algorithms)
         self.roles_claim = settings.jwt_roles_claim.split(".")
         self.leeway = settings.jwt_leeway_s
         self.jwks = jwks
@@ -177,14 +327,22 @@ class JwtAuthenticator:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise AuthError("malformed_token", "the bearer token is not a JWT") from None
-        if header.get("alg") not in self.algorithms:
-            raise AuthError("bad_algorithm", f"token algorithm must be one of {self.algorithms}")
-        key = await self.jwks.key(header.get("kid"))
+        algorithm = header.get("alg")
+        kid = header.get("kid")
+        if not isinstance(algorithm, str) or algorithm not in self.algorithms:
+            raise AuthError(
+                "bad_algorithm", f"token algorithm must be one of {sorted(self.algorithms)}"
+            )
+        if kid is not None and not isinstance(kid, str):
+            raise AuthError("malformed_token", "the token's 'kid' is not a string")
+        key = await self.jwks.key(kid)
+        if algorithm not in key.algorithms:
+            raise AuthError("bad_algorithm", "the token's algorithm does not match its signing key")
         try:
             claims = jwt.decode(
                 token,
-                key.key,
-                algorithms=self.algorithms,
+                key.jwk.key,
+                algorithms=[algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
@@ -198,6 +356,8 @@ class JwtAuthenticator:
             raise AuthError("bad_issuer", "the token is not from the configured issuer") from None
         except jwt.PyJWTError as exc:
             raise AuthError("invalid_token", f"the token is not valid: {exc}") from None
+        except Exception:  # a key the crypto library refuses for this token: still just invalid
+            raise AuthError("invalid_token", "the token is not valid") from None
         return Principal(str(claims["sub"]), self._roles(claims), self.method)
 
     def _roles(self, claims: dict[str, Any]) -> frozenset[str]:
@@ -215,6 +375,7 @@ class NoAuthenticator:
     """Explicit ``STRATUS_AUTH_MODE=disabled`` (local runs): everyone has every role."""
 
     method = "disabled"
+    may_wait = False
 
     async def authenticate(self, token: str | None) -> Principal:
         return Principal("anonymous", ROLES, self.method)
@@ -225,7 +386,13 @@ def build_authenticator(settings: Settings) -> Authenticator:
         return NoAuthenticator()
     if settings.auth_mode is AuthMode.JWT:
         assert settings.jwt_jwks_url
-        return JwtAuthenticator(settings, JwksCache(settings.jwt_jwks_url, settings.jwks_cache_s))
+        jwks = JwksCache(
+            settings.jwt_jwks_url,
+            settings.jwks_cache_s,
+            timeout_s=settings.jwks_timeout_s,
+            backoff_max_s=settings.jwks_backoff_max_s,
+        )
+        return JwtAuthenticator(settings, jwks)
     entries: list[ApiKeyEntry] = []
     if settings.api_keys is not None:
         entries += parse_key_entries(settings.api_keys.get_secret_value(), "STRATUS_API_KEYS")

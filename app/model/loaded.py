@@ -23,6 +23,15 @@ class ModelLoadError(RuntimeError):
     """The model could not be loaded or failed its warm-up."""
 
 
+class NonFiniteOutputError(ValueError):
+    """The model produced NaN or infinity (its input lies outside what it can score)."""
+
+
+#: When a row's two highest class probabilities are closer than this, the row is a near tie: its
+#: label comes from the model's own ``predict`` on that row alone (see ``LoadedModel.predict``).
+TIE_TOLERANCE = 1e-9
+
+
 @dataclass(frozen=True)
 class ModelIdentity:
     name: str
@@ -60,13 +69,15 @@ ARGMAX_CLASSIFIERS = frozenset(
 FORESTS = frozenset({"RandomForestClassifier", "ExtraTreesClassifier"})
 
 
-def direct_forest_proba(estimator: Any) -> Callable[[Any], NDArray[np.float64]] | None:
+def direct_forest_proba(estimator: Any) -> Callable[[Any], NDArray[np.float64] | None] | None:
     """``predict_proba`` of a (pipeline ending in a) single-output forest, without joblib.
 
     sklearn dispatches every tree through joblib even with ``n_jobs=None``; for a small batch
     that costs ~5x the trees themselves. This sums the trees' probabilities in estimator order,
     exactly as ``ForestClassifier.predict_proba`` does, so the result is bit-identical (checked
-    again at load time before it is used).
+    again at load time before it is used). For input that is not finite as float32 (NaN, or
+    values beyond float32's range) it returns None: the caller then asks sklearn itself, which
+    refuses or handles such input by its own rules.
     """
     steps = [step for _, step in estimator.steps] if hasattr(estimator, "steps") else [estimator]
     forest = steps[-1]
@@ -76,10 +87,12 @@ def direct_forest_proba(estimator: Any) -> Callable[[Any], NDArray[np.float64]] 
     trees = list(forest.estimators_)
     width = len(forest.classes_)
 
-    def proba(features: Any) -> NDArray[np.float64]:
+    def proba(features: Any) -> NDArray[np.float64] | None:
         if head is not None:
             features = head.transform(features)
         x32 = np.ascontiguousarray(features, dtype=np.float32)
+        if not np.isfinite(x32).all():
+            return None
         out = np.zeros((x32.shape[0], width), dtype=np.float64)
         for tree in trees:
             out += tree.predict_proba(x32, check_input=False)
@@ -97,18 +110,34 @@ class LoadedModel:
     classes: list[Any] | None
     needs_dataframe: bool = False
     labels_from_probabilities: bool = False
+    label_dtype: np.dtype[Any] = field(default_factory=lambda: np.dtype(object))
     loaded_at: float = field(default_factory=time.time)
     _classes_array: NDArray[Any] = field(default_factory=lambda: np.empty(0), repr=False)
-    _direct_proba: Callable[[Any], NDArray[np.float64]] | None = field(default=None, repr=False)
+    _direct_proba: Callable[[Any], NDArray[np.float64] | None] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def has_probabilities(self) -> bool:
         return self.classes is not None
 
     def predict(self, features: NDArray[np.float64]) -> Prediction:
-        # the service has validated types and finiteness already: skip sklearn's re-checks
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            return self._predict(features)
+        """Labels (and class probabilities) for ``features``, as the model's own methods give them.
+
+        * sklearn's finiteness checks stay on (only its parameter re-validation is skipped): an
+          input that overflows inside the pipeline is refused exactly where sklearn refuses it.
+        * NaN or infinity in the outputs raises :class:`NonFiniteOutputError`.
+        * Labels equal the model's own ``predict``. Where they are taken from the probabilities
+          (one call instead of two), a row whose top two probabilities are within
+          ``TIE_TOLERANCE`` is re-labelled by ``predict`` on that row alone; elsewhere the
+          argmax is what ``predict`` returns. So a row's label does not depend on the batch it
+          was scored in; its probabilities may differ by float rounding (BLAS kernels differ
+          by batch size).
+        """
+        with sklearn.config_context(assume_finite=False, skip_parameter_validation=True):
+            prediction = self._predict(features)
+        _check_finite(prediction)
+        return prediction
 
     def _predict(self, features: NDArray[np.float64]) -> Prediction:
         inputs: Any = features
@@ -116,19 +145,23 @@ class LoadedModel:
             import pandas as pd  # only for estimators that select columns by name
 
             inputs = pd.DataFrame(features, columns=list(self.schema.names))
-        if self._direct_proba is not None:
-            probabilities = self._direct_proba(inputs)
-            labels = self._classes_array[probabilities.argmax(axis=1)]
-            return Prediction(labels=labels, probabilities=probabilities)
         if self.labels_from_probabilities:
-            probabilities = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
-            labels = self._classes_array[probabilities.argmax(axis=1)]
-            return Prediction(labels=labels, probabilities=probabilities)
+            probabilities = self._direct_proba(inputs) if self._direct_proba is not None else None
+            if probabilities is None:
+                probabilities = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
+            return Prediction(self._labels_of(inputs, probabilities), probabilities)
         labels = np.asarray(self.estimator.predict(inputs))
         if self.classes is None:
             return Prediction(labels=labels, probabilities=None)
         proba = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
         return Prediction(labels=labels, probabilities=proba)
+
+    def _labels_of(self, inputs: Any, probabilities: NDArray[np.float64]) -> NDArray[Any]:
+        labels: NDArray[Any] = self._classes_array[probabilities.argmax(axis=1)]
+        for row in np.flatnonzero(_near_ties(probabilities)):
+            one = inputs.iloc[row : row + 1] if self.needs_dataframe else inputs[row : row + 1]
+            labels[row] = np.asarray(self.estimator.predict(one))[0]
+        return labels
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -140,6 +173,36 @@ class LoadedModel:
             "features": list(self.schema.names),
             "classes": self.classes,
         }
+
+
+def _near_ties(probabilities: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Rows whose two highest probabilities are within ``TIE_TOLERANCE`` of each other."""
+    if probabilities.ndim != 2 or probabilities.shape[1] < 2:
+        return np.zeros(probabilities.shape[0], dtype=bool)
+    if probabilities.shape[1] == 2:
+        gap = np.abs(probabilities[:, 1] - probabilities[:, 0])
+    else:
+        top = np.partition(probabilities, -2, axis=1)
+        gap = top[:, -1] - top[:, -2]
+    return gap <= TIE_TOLERANCE
+
+
+def _check_finite(prediction: Prediction) -> None:
+    probabilities, labels = prediction.probabilities, prediction.labels
+    finite_probabilities = probabilities is None or bool(np.isfinite(probabilities).all())
+    finite_labels = labels.dtype.kind != "f" or bool(np.isfinite(labels).all())
+    if not (finite_probabilities and finite_labels):
+        bad = np.zeros(labels.shape[0], dtype=bool)
+        if probabilities is not None:
+            bad |= ~np.isfinite(probabilities).all(axis=1)
+        if labels.dtype.kind == "f":
+            bad |= ~np.isfinite(labels.reshape(labels.shape[0], -1)).all(axis=1)
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(str(r) for r in rows[:5]) + (" ..." if len(rows) > 5 else "")
+        raise NonFiniteOutputError(
+            f"the model produced a non-finite value (NaN or infinity) for row(s) {shown}; "
+            "the input is outside the range the model can score"
+        )
 
 
 def _allows_nan(estimator: Any) -> bool:
@@ -182,9 +245,10 @@ def load_model_dir(path: Path, identity: ModelIdentity) -> LoadedModel:
     rows = _example_rows(meta, path, schema)
     _warm_up(model, rows)
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    full = model.predict(rows)
+    model.label_dtype = full.labels.dtype
     if classes is not None and type(final).__name__ in ARGMAX_CLASSIFIERS:
         model._classes_array = np.asarray(estimator.classes_)
-        full = model.predict(rows)
         model.labels_from_probabilities = True
         if not np.array_equal(model.predict(rows).labels, full.labels):  # belt and braces
             model.labels_from_probabilities = False
@@ -202,7 +266,30 @@ def load_model_dir(path: Path, identity: ModelIdentity) -> LoadedModel:
         )
         if not same:
             model._direct_proba = None
+    model.schema = schema.with_missing_ok(_missing_value_columns(model, rows))
     return model
+
+
+def _missing_value_columns(model: LoadedModel, rows: NDArray[np.float64]) -> frozenset[int]:
+    """The columns where the model takes a missing value (NaN): the pipeline's own imputer fills
+    it in or the estimator handles NaN. Found as ``mlflow models serve`` would find out: by
+    scoring example rows with the column missing (sklearn's checks on, outputs finite)."""
+
+    def takes_missing(columns: list[int]) -> bool:
+        probe = rows[:2].copy()
+        probe[:, columns] = np.nan
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.predict(probe)
+        except Exception:
+            return False
+        return True
+
+    every = list(range(model.schema.width))
+    if takes_missing(every):
+        return frozenset(every)
+    return frozenset(column for column in every if takes_missing([column]))
 
 
 def _probe_rows(rows: NDArray[np.float64], width: int) -> NDArray[np.float64]:

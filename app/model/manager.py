@@ -66,28 +66,27 @@ class ModelManager:
 
     async def refresh(self, alias: str | None = None, *, force: bool = False) -> RefreshResult:
         """Follow ``alias`` (the configured one by default); load and swap if it moved."""
-        alias = alias or self.source.alias
         async with self._lock:
-            self.last_check = time.time()
-            try:
-                identity = await asyncio.to_thread(self.source.resolve, alias)
-                current = self.current
-                if (
-                    current is not None
-                    and not force
-                    and identity.version == current.identity.version
-                ):
-                    return RefreshResult("unchanged", current)
-                model = await asyncio.to_thread(self.source.load, identity, self.cache_dir)
-                self._check_contract(model)
-            except ModelLoadError as exc:
-                self._failed(exc)
-                raise
-            except Exception as exc:  # any other failure is a failed load too, never a crash
-                self._failed(exc)
-                raise ModelLoadError(str(exc)) from exc
-            self._swap(model)
-            return RefreshResult("loaded", model)
+            return await self._refresh_locked(alias or self.source.alias, force=force)
+
+    async def _refresh_locked(self, alias: str, *, force: bool = False) -> RefreshResult:
+        """``refresh`` with ``_lock`` held by the caller."""
+        self.last_check = time.time()
+        try:
+            identity = await asyncio.to_thread(self.source.resolve, alias)
+            current = self.current
+            if current is not None and not force and identity.version == current.identity.version:
+                return RefreshResult("unchanged", current)
+            model = await asyncio.to_thread(self.source.load, identity, self.cache_dir)
+            self._check_contract(model)
+        except ModelLoadError as exc:
+            self._failed(exc)
+            raise
+        except Exception as exc:  # any other failure is a failed load too, never a crash
+            self._failed(exc)
+            raise ModelLoadError(str(exc)) from exc
+        self._swap(model)
+        return RefreshResult("loaded", model)
 
     def _check_contract(self, model: LoadedModel) -> None:
         current = self.current
@@ -138,34 +137,42 @@ class ModelManager:
 
     async def reload(self) -> RefreshResult:
         """Admin reload: follow the configured alias again (ends a rollback pin)."""
-        result = await self.refresh()
-        self.pinned_alias = None
-        self._pinned_while = None
-        return result
-
-    async def rollback(self) -> RefreshResult:
-        """Serve the rollback alias and stay on it until the configured alias moves again."""
-        champion: ModelIdentity | None = None
-        with contextlib.suppress(Exception):
-            champion = await asyncio.to_thread(self.source.resolve, self.source.alias)
-        result = await self.refresh(self.rollback_alias)
-        self.pinned_alias = self.rollback_alias
-        self._pinned_while = champion.version if champion else None
-        return result
-
-    async def check_once(self) -> None:
-        """One watcher step: follow the alias unless pinned by a rollback."""
-        if self.pinned_alias is not None:
-            try:
-                identity = await asyncio.to_thread(self.source.resolve, self.source.alias)
-            except Exception as exc:
-                self._failed(exc)
-                return
-            if identity.version == self._pinned_while:
-                return
+        async with self._lock:
+            result = await self._refresh_locked(self.source.alias)
             self.pinned_alias = None
             self._pinned_while = None
-        await self.refresh()
+            return result
+
+    async def rollback(self) -> RefreshResult:
+        """Serve the rollback alias and stay on it until the configured alias moves again.
+
+        The swap and the pin happen under one hold of the lock, so a watcher check cannot slip
+        in between and follow the configured alias back to the version just rolled away from.
+        """
+        async with self._lock:
+            champion: ModelIdentity | None = None
+            with contextlib.suppress(Exception):
+                champion = await asyncio.to_thread(self.source.resolve, self.source.alias)
+            result = await self._refresh_locked(self.rollback_alias)
+            self.pinned_alias = self.rollback_alias
+            self._pinned_while = champion.version if champion else None
+            return result
+
+    async def check_once(self) -> None:
+        """One watcher step: follow the alias unless pinned by a rollback (the pin is read with
+        the lock held: a rollback in progress finishes, pin included, before this looks)."""
+        async with self._lock:
+            if self.pinned_alias is not None:
+                try:
+                    identity = await asyncio.to_thread(self.source.resolve, self.source.alias)
+                except Exception as exc:
+                    self._failed(exc)
+                    return
+                if identity.version == self._pinned_while:
+                    return
+                self.pinned_alias = None
+                self._pinned_while = None
+            await self._refresh_locked(self.source.alias)
 
     async def _watch(self) -> None:
         while True:

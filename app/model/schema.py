@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 NUMERIC_TYPES = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32"}
@@ -15,11 +15,17 @@ class SignatureError(ValueError):
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """Ordered feature names and MLflow column types; what every request is validated against."""
+    """Ordered feature names and MLflow column types; what every request is validated against.
+
+    ``allow_nan``: every step of the model takes NaN natively (scikit-learn's ``allow_nan`` tags);
+    ``missing_ok``: the columns where the model as a whole takes a missing value (its own imputer
+    fills it in, or its estimator handles NaN), found by scoring examples when it is loaded.
+    """
 
     names: tuple[str, ...]
     types: tuple[str, ...]
     allow_nan: bool = False
+    missing_ok: frozenset[int] = frozenset()
     index: dict[str, int] = field(init=False, compare=False, repr=False)
     name_set: frozenset[str] = field(init=False, compare=False, repr=False)
     integer_columns: tuple[int, ...] = field(init=False, compare=False, repr=False)
@@ -40,6 +46,9 @@ class FeatureSchema:
     @property
     def width(self) -> int:
         return len(self.names)
+
+    def with_missing_ok(self, columns: frozenset[int]) -> FeatureSchema:
+        return replace(self, missing_ok=columns)
 
     def same_contract(self, other: FeatureSchema) -> bool:
         return self.names == other.names and self.types == other.types

@@ -109,7 +109,11 @@ class MicroBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
-    async def submit(self, model: LoadedModel, features: NDArray[np.float64]) -> BatchResult:
+    async def submit(
+        self, model: LoadedModel, features: NDArray[np.float64], deadline: float | None = None
+    ) -> BatchResult:
+        """Queue ``features`` for ``model``; answered by ``deadline`` (event-loop time; default
+        ``timeout_s`` from now) or failed with :class:`RequestTimeoutError`."""
         if self._stopping:
             raise BatcherStoppedError("the service is shutting down")
         if len(self._queue) >= self._max_queue:
@@ -119,7 +123,12 @@ class MicroBatcher:
             )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchResult] = loop.create_future()
-        self._queue.append(_Pending(model, features, future, loop.time() + self._timeout))
+        if deadline is None:
+            deadline = loop.time() + self._timeout
+        elif deadline <= loop.time():
+            self._metrics.rejected.labels("timeout").inc()
+            raise RequestTimeoutError(f"no answer within {self._timeout:g}s")
+        self._queue.append(_Pending(model, features, future, deadline))
         self._metrics.queue_depth.set(len(self._queue))
         self._wakeup.set()
         return await future

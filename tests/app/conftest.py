@@ -22,7 +22,8 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -64,9 +65,16 @@ def feature_names(width: int) -> list[str]:
     return [f"feature {i}" for i in range(width)]
 
 
-def train(kind: str = "logistic", width: int = 6, seed: int = 0, flip: bool = False) -> Trained:
+def train(
+    kind: str = "logistic", width: int = 6, seed: int = 0, flip: bool = False, scale: float = 1.0
+) -> Trained:
     """A small fitted pipeline; ``flip`` swaps the labels, so a second version answers
-    differently."""
+    differently; ``scale`` multiplies the features.
+
+    Kinds: ``logistic`` (StandardScaler + LogisticRegression), ``imputing`` (the same after a
+    SimpleImputer: takes missing values), ``forest`` (RandomForestClassifier), ``ridge`` (a
+    regressor without scaling), ``refusing`` (``logistic`` behind a step that raises for values
+    beyond ±1e6)."""
     x, y = make_classification(
         n_samples=300,
         n_features=width,
@@ -76,11 +84,19 @@ def train(kind: str = "logistic", width: int = 6, seed: int = 0, flip: bool = Fa
     )
     if flip:
         y = 1 - y
-    frame = pd.DataFrame(x, columns=feature_names(width))
+    frame = pd.DataFrame(x * scale, columns=feature_names(width))
     if kind == "forest":
         pipe = make_pipeline(
             RandomForestClassifier(n_estimators=10, max_depth=4, random_state=seed)
         )
+    elif kind == "imputing":
+        pipe = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression())
+    elif kind == "ridge":
+        pipe = make_pipeline(Ridge())
+    elif kind == "refusing":
+        from tests.app.refusing import RefusesHugeValues
+
+        pipe = make_pipeline(RefusesHugeValues(), StandardScaler(), LogisticRegression())
     else:
         pipe = make_pipeline(StandardScaler(), LogisticRegression())
     pipe.fit(frame, y)
@@ -223,3 +239,25 @@ def uvicorn_thread(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def boundary_rows(trained: Trained, per_feature: int = 40) -> np.ndarray:
+    """Rows within float rounding of a binary classifier's decision boundary.
+
+    A point on the boundary (the decision function is affine in the raw features for a scaler
+    and a linear model), then that point moved by single ulps along each feature: decision
+    values of about ±1e-16, where ``predict_proba`` rounds to an exact or near tie."""
+    width = len(trained.features)
+    decision = trained.pipeline.decision_function
+    c = float(decision(np.zeros((1, width)))[0])
+    a = np.array([float(decision(np.eye(width)[i : i + 1])[0]) - c for i in range(width)])
+    origin = -c * a / float(a @ a)
+    rows = []
+    for feature in range(width):
+        row = origin.copy()
+        for _ in range(per_feature // 2):
+            row[feature] = np.nextafter(row[feature], -np.inf)
+        for _ in range(per_feature):
+            rows.append(row.copy())
+            row[feature] = np.nextafter(row[feature], np.inf)
+    return np.array(rows)

@@ -63,3 +63,13 @@ def slow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     root = tmp_path_factory.mktemp("slow-store")
     publish(str(root), Trained(pipe, base.frame), "1", name=MODEL_NAME)
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def quick_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store whose champion answers at once (the 4-feature logistic pipeline)."""
+    from tests.app.conftest import MODEL_NAME, publish
+
+    root = tmp_path_factory.mktemp("quick-store")
+    publish(str(root), train(width=4), "1", name=MODEL_NAME)
+    return str(root)

@@ -3,7 +3,9 @@ tracking server that dies during a reload."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -171,3 +173,101 @@ def test_tracking_server_killed_during_reload(tmp_path: Path) -> None:
                     served.json()["predictions"] == v1.pipeline.predict(v1.frame.head(4)).tolist()
                 )
             assert httpx.get(f"{server.url}/readyz").status_code == 200
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    sock.settimeout(0.2)
+    return sock
+
+
+def _read_until_closed(sock: socket.socket, seconds: float) -> bytes | None:
+    """What the server sent before closing the connection, or None if it is still open."""
+    received = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return received
+        if not chunk:
+            return received
+        received += chunk
+    return None
+
+
+def test_a_client_sending_headers_slowly_is_cut_off(quick_store: str, tmp_path: Path) -> None:
+    env = {"STRATUS_MODEL_URI": f"{quick_store}/{MODEL_NAME}", "STRATUS_HEADER_TIMEOUT_S": "1"}
+    with service(env, tmp_path) as server:
+        slow = _connect(server.url)
+        slow.sendall(b"POST /predict HTTP/1.1\r\nHost: stratus\r\n")
+        answer = b""
+        for i in range(40):  # a header every 0.2 s: 8 s for all of them
+            try:
+                slow.sendall(b"X-Slow-%d: 1\r\n" % i)
+                answer += slow.recv(4096)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if answer and answer.endswith(b"}"):
+                break
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert b'"code":"request_timeout"' in answer
+        assert _read_until_closed(slow, 2) is not None
+        slow.close()
+
+        silent = _connect(server.url)  # connects and sends nothing
+        assert (_read_until_closed(silent, 5) or b"").startswith(b"HTTP/1.1 408")
+        silent.close()
+
+        # headers that arrive in two pieces within the timeout are served as usual
+        split = _connect(server.url)
+        body = b'{"instances": [[0.1, 0.2, 0.3, 0.4]]}'
+        split.sendall(b"POST /predict HTTP/1.1\r\nHost: stratus\r\nX-API-Key: ")
+        time.sleep(0.3)
+        split.sendall(
+            PREDICT_KEY.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(body), body)
+        )
+        split.settimeout(5)
+        assert split.recv(4096).startswith(b"HTTP/1.1 200")
+        split.close()
+
+
+def test_idle_keep_alive_connections_are_closed(quick_store: str, tmp_path: Path) -> None:
+    env = {"STRATUS_MODEL_URI": f"{quick_store}/{MODEL_NAME}", "STRATUS_KEEP_ALIVE_TIMEOUT_S": "1"}
+    with service(env, tmp_path) as server:
+        sock = _connect(server.url)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: stratus\r\n\r\n")
+        response = b""
+        deadline = time.monotonic() + 5
+        while not response.endswith(b'{"status":"alive"}') and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                response += sock.recv(4096)
+        assert response.startswith(b"HTTP/1.1 200")
+        assert _read_until_closed(sock, 3.5) == b""  # closed after ~1 s idle (default 5 s)
+        sock.close()
+
+
+def test_connections_beyond_the_concurrency_limit_get_503(quick_store: str, tmp_path: Path) -> None:
+    env = {
+        "STRATUS_MODEL_URI": f"{quick_store}/{MODEL_NAME}",
+        "STRATUS_LIMIT_CONCURRENCY": "3",
+        "STRATUS_HEADER_TIMEOUT_S": "60",
+    }
+    with service(env, tmp_path) as server:
+        body = {"instances": ROWS}
+        assert httpx.post(f"{server.url}/predict", json=body, headers=PREDICT).status_code == 200
+        idle = [_connect(server.url) for _ in range(2)]  # two open connections, no requests
+        time.sleep(0.2)
+        refused = httpx.post(f"{server.url}/predict", json=body, headers=PREDICT)
+        assert refused.status_code == 503
+        for sock in idle:
+            sock.close()
+        time.sleep(0.2)
+        assert httpx.post(f"{server.url}/predict", json=body, headers=PREDICT).status_code == 200

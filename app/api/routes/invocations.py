@@ -22,5 +22,5 @@ router = APIRouter(route_class=DirectRoute, tags=["mlflow"])
 )
 async def invocations(request: Request) -> Response:
     scoring = await scoring_context(request)
-    payload = await read_json(request, scoring.max_body_bytes)
-    return json_response(await scoring.dataplane.invocations(payload))
+    payload = await read_json(request, scoring.max_body_bytes, non_finite=True)
+    return json_response(await scoring.dataplane.invocations(payload, scoring.deadline))

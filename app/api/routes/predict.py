@@ -23,4 +23,4 @@ router = APIRouter(route_class=DirectRoute, tags=["predict"])
 async def predict(request: Request) -> Response:
     scoring = await scoring_context(request)
     payload = await read_json(request, scoring.max_body_bytes)
-    return json_response(await scoring.dataplane.predict(payload))
+    return json_response(await scoring.dataplane.predict(payload, scoring.deadline))

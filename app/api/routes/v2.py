@@ -7,14 +7,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from app.api.body import json_response, read_json
+from app.api.body import inference_response, json_response, read_inference_request
 from app.api.deps import SECURITY_DOC, DataPlaneDep, PredictPrincipal, scoring_context
 from app.api.direct_route import DirectRoute
-from app.api.schemas import ERRORS, INFER_BODY, InferAnswer, ModelMetadata
+from app.api.schemas import ERRORS, INFER_BODY, InferAnswer, ModelMetadata, ServerMetadata
 from app.serving.dataplane import UnknownModelError
 
+server_router = APIRouter(prefix="/v2", tags=["v2"])
 router = APIRouter(prefix="/v2/models", tags=["v2"])
 infer_router = APIRouter(prefix="/v2/models", tags=["v2"], route_class=DirectRoute)
+
+
+@server_router.get("", summary="Server metadata", response_model=ServerMetadata)
+async def server_metadata(dataplane: DataPlaneDep) -> Response:
+    """Name, version and the protocol extensions served (no credentials, like health)."""
+    return json_response(dataplane.server_metadata())
+
 
 ModelName = Annotated[str, Path(min_length=1, max_length=200)]
 ModelVersion = Annotated[str, Path(min_length=1, max_length=100)]
@@ -73,15 +81,18 @@ _INFER = {
 }
 
 
+async def _infer(request: Request, name: str, version: str | None) -> Response:
+    scoring = await scoring_context(request)
+    payload, binary = await read_inference_request(request, scoring.max_body_bytes)
+    answer = await scoring.dataplane.infer_v2(name, version, payload, binary, scoring.deadline)
+    return inference_response(answer.header, answer.binary)
+
+
 @infer_router.post("/{name}/infer", summary="Inference", **_INFER)  # type: ignore[arg-type]
 async def infer(request: Request, name: ModelName) -> Response:
-    scoring = await scoring_context(request)
-    payload = await read_json(request, scoring.max_body_bytes)
-    return json_response(await scoring.dataplane.infer_v2(name, None, payload))
+    return await _infer(request, name, None)
 
 
 @infer_router.post("/{name}/versions/{version}/infer", summary="Version inference", **_INFER)  # type: ignore[arg-type]
 async def version_infer(request: Request, name: ModelName, version: ModelVersion) -> Response:
-    scoring = await scoring_context(request)
-    payload = await read_json(request, scoring.max_body_bytes)
-    return json_response(await scoring.dataplane.infer_v2(name, version, payload))
+    return await _infer(request, name, version)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,16 +15,22 @@ from tests.app.conftest import (
     PREDICT_KEY,
     Trained,
     auth,
+    boundary_rows,
+    publish,
     serve,
     settings_for,
+    train,
 )
 
 
 def test_health_and_readiness(client: TestClient) -> None:
-    for path in ("/healthz", "/v2/health/live"):
-        assert client.get(path).json() == {"status": "alive"}
-    for path in ("/readyz", "/v2/health/ready"):
-        assert client.get(path).status_code == 200
+    assert client.get("/healthz").json() == {"status": "alive"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    ping = client.get("/ping")
+    assert (ping.status_code, ping.text) == (200, "\n")
+    assert client.get("/health").status_code == 200
     assert client.get(f"/v2/models/{MODEL_NAME}/ready").json() == {
         "name": MODEL_NAME,
         "ready": True,
@@ -258,3 +266,137 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         "instances"
     ]
     assert {"APIKeyHeader", "HTTPBearer"} <= set(schema["components"]["securitySchemes"])
+
+
+def _publish_and_serve(tmp_path: Path, trained: Trained, **overrides: Any) -> Any:
+    publish(str(tmp_path), trained, "1")
+    return serve(settings_for(f"{tmp_path}/{MODEL_NAME}", **overrides))
+
+
+def test_labels_equal_the_models_own_predict_at_the_decision_boundary(
+    client: TestClient, logistic: Trained
+) -> None:
+    rows = boundary_rows(logistic)
+    pipeline = logistic.pipeline
+    own = [int(pipeline.predict(rows[i : i + 1])[0]) for i in range(len(rows))]
+    probabilities = pipeline.predict_proba(rows)
+    # the case that matters: predict_proba ties, and the model's predict is not the argmax
+    assert any(p[0] == p[1] and label == 1 for p, label in zip(probabilities, own, strict=True)), (
+        "no boundary row where argmax and predict differ: the test would prove nothing"
+    )
+    instances = rows.tolist()
+    answer = client.post("/predict", json={"instances": instances}, headers=auth())
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == own
+    mlflow = client.post("/invocations", json={"instances": instances}, headers=auth())
+    assert mlflow.json()["predictions"] == own
+    tensor = {
+        "name": "x",
+        "shape": list(rows.shape),
+        "datatype": "FP64",
+        "data": rows.ravel().tolist(),
+    }
+    v2 = client.post(f"/v2/models/{MODEL_NAME}/infer", json={"inputs": [tensor]}, headers=auth())
+    assert v2.json()["outputs"][0]["data"] == own
+
+
+def test_inputs_the_model_cannot_score_finitely_are_422_like_sklearn(tmp_path: Path) -> None:
+    """Huge but finite inputs: where sklearn refuses them (a step's output overflows) or the
+    model's output is not finite, 422; otherwise the model's own answer."""
+    small = train("logistic", scale=0.01)  # features ~0.01: scaling a huge value overflows
+    base = small.frame.to_numpy()[0]
+    cases = []
+    for value in (1e300, 1e306, 1.7e308, -1.7e308):
+        for feature in range(3):
+            row = base.copy()
+            row[feature] = value
+            cases.append(row)
+    refused = served = 0
+    with _publish_and_serve(tmp_path, small) as client:
+        for row in cases:
+            frame = pd.DataFrame([row], columns=small.features)
+            try:
+                label = small.pipeline.predict(frame).tolist()
+                probabilities = small.pipeline.predict_proba(frame)
+                finite = bool(np.isfinite(probabilities).all())
+            except ValueError:
+                finite = False
+            answer = client.post("/predict", json={"instances": [row.tolist()]}, headers=auth())
+            if not finite:
+                refused += 1
+                assert answer.status_code == 422, (row, answer.text)
+                assert answer.json()["code"] == "model_rejected_input"
+            else:
+                served += 1
+                assert answer.status_code == 200, (row, answer.text)
+                assert answer.json()["predictions"] == label
+                np.testing.assert_array_equal(answer.json()["probabilities"], probabilities)
+    assert refused
+    assert served
+
+
+def test_a_non_finite_prediction_is_422_not_null(tmp_path: Path) -> None:
+    ridge = train("ridge", scale=0.1)  # |coefficients| add up to more than 1
+    row = (np.sign(ridge.pipeline[-1].coef_) * 1e308).tolist()
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(ridge.pipeline.predict(np.array([row]))).all()
+    with _publish_and_serve(tmp_path, ridge) as client:
+        answer = client.post("/predict", json={"instances": [row]}, headers=auth())
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["code"] == "model_rejected_input"
+        assert "non-finite" in answer.json()["error"]
+        fine = client.post("/predict", json={"instances": ridge.rows(2)}, headers=auth())
+        assert fine.json()["predictions"] == pytest.approx(
+            ridge.pipeline.predict(ridge.frame.head(2)).tolist()
+        )
+
+
+def test_a_model_raising_on_validated_input_is_422_model_rejected_input(tmp_path: Path) -> None:
+    refusing = train("refusing")
+    row = refusing.rows(1)[0]
+    row[2] = 5e6  # a plain finite number: valid input, which the model refuses
+    with _publish_and_serve(tmp_path, refusing) as client:
+        for path, body in (
+            ("/predict", {"instances": [row]}),
+            ("/invocations", {"instances": [row]}),
+        ):
+            answer = client.post(path, json=body, headers=auth())
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["code"] == "model_rejected_input"
+            assert "outside what the model was built for" in answer.json()["error"]
+            assert answer.json()["request_id"] == answer.headers["x-request-id"]
+        good = client.post("/predict", json={"instances": refusing.rows(2)}, headers=auth())
+        assert good.status_code == 200
+
+
+def test_columns_in_another_order_than_the_signature_give_the_same_predictions(
+    client: TestClient, logistic: Trained
+) -> None:
+    rows = logistic.frame.head(6)
+    expected = logistic.pipeline.predict(rows).tolist()
+    reversed_columns = {name: rows[name].tolist() for name in reversed(logistic.features)}
+    assert list(reversed_columns) != logistic.features
+    for field in ("inputs", "instances"):
+        answer = client.post("/invocations", json={field: reversed_columns}, headers=auth())
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"predictions": expected}
+    tensors = [
+        {"name": name, "shape": [6], "datatype": "FP64", "data": values}
+        for name, values in reversed_columns.items()
+    ]
+    v2 = client.post(f"/v2/models/{MODEL_NAME}/infer", json={"inputs": tensors}, headers=auth())
+    assert v2.json()["outputs"][0]["data"] == expected
+
+
+def test_mlflow_scoring_server_routes(client: TestClient, tmp_path: Path) -> None:
+    import mlflow
+
+    version = client.get("/version")
+    assert (version.status_code, version.text) == (200, mlflow.__version__)
+    with serve(settings_for(f"{tmp_path}/{MODEL_NAME}")) as unready:
+        for path in ("/ping", "/health"):
+            answer = unready.get(path)
+            assert answer.status_code == 404
+            assert answer.json()["code"] == "not_ready"
+        assert unready.get("/v2/health/ready").json() == {"ready": False}
+        assert unready.get("/v2/health/live").json() == {"live": True}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from app.model.loaded import LoadedModel, ModelIdentity
+from app.model.source import ModelSource
 from tests.app.conftest import (
     ADMIN_KEY,
     MODEL_NAME,
@@ -123,4 +126,66 @@ def test_rollback_without_a_previous_version_changes_nothing(tmp_path: Path) -> 
         answer = client.post("/admin/rollback", headers=auth(ADMIN_KEY))
         assert answer.status_code == 409
         assert "previous.json" in answer.json()["error"]
+        assert _version(client, V1) == "1"
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_the_watcher_survives_a_corrupt_version_and_swaps_in_the_next(tmp_path: Path) -> None:
+    publish(str(tmp_path), V1, "1")
+    with serve(settings_for(f"{tmp_path}/{MODEL_NAME}", watch_interval_s=0.1)) as client:
+        publish(str(tmp_path), V2, "2")
+        corrupt = next((tmp_path / MODEL_NAME / "versions" / "2").rglob("model.pkl"))
+        corrupt.write_bytes(b"not a model")
+        failures = 'stratus_model_load_failures_total{reason="ModelLoadError"}'
+        _wait_for(lambda: _metric(client, failures) >= 1, "the watcher did not meet v2")
+        assert _version(client, V1) == "1"
+
+        publish(str(tmp_path), V1, "3")  # a good version after the corrupt one
+        _wait_for(lambda: _version(client, V1) == "3", "the watcher did not swap in v3")
+        manager = client.app.state.manager  # type: ignore[attr-defined]
+        assert manager.status()["last_error"] is None
+        assert not manager._watcher.done()
+
+
+class SlowLoads:
+    """A model source whose loads take ``seconds``: a watcher check that comes during a rollback
+    is then certain to queue behind it."""
+
+    def __init__(self, inner: ModelSource, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+        self.name = inner.name
+        self.alias = inner.alias
+        self.description = inner.description
+
+    def resolve(self, alias: str) -> ModelIdentity:
+        return self.inner.resolve(alias)
+
+    def load(self, identity: ModelIdentity, cache_dir: Path | None) -> LoadedModel:
+        time.sleep(self.seconds)
+        return self.inner.load(identity, cache_dir)
+
+
+def test_a_watcher_check_during_a_rollback_does_not_undo_it(tmp_path: Path) -> None:
+    publish(str(tmp_path), V1, "1")
+    with serve(settings_for(f"{tmp_path}/{MODEL_NAME}", watch_interval_s=0.05)) as client:
+        publish(str(tmp_path), V2, "2")
+        _wait_for(lambda: _version(client, V1) == "2", "the watcher did not swap in v2")
+        manager = client.app.state.manager  # type: ignore[attr-defined]
+        manager.source = SlowLoads(manager.source, 0.5)
+
+        rollback = client.post("/admin/rollback", headers=auth(ADMIN_KEY))
+        assert rollback.status_code == 200
+        assert rollback.json()["model"]["version"] == "1"
+        time.sleep(1.5)  # thirty watch intervals, each a chance to follow the champion back
+
+        status = client.get("/admin/model", headers=auth(ADMIN_KEY)).json()
+        assert status["pinned"] is True
+        assert status["model"]["version"] == "1"
         assert _version(client, V1) == "1"

@@ -16,7 +16,7 @@ from app.serving.batcher import (
     PredictFailedError,
     RequestTimeoutError,
 )
-from tests.app.conftest import Trained, save_model_dir, train
+from tests.app.conftest import Trained, boundary_rows, save_model_dir, train
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +201,63 @@ def test_forests_skip_joblib_with_identical_answers(tmp_path: Path) -> None:
     fast = loaded.predict(features)
     np.testing.assert_array_equal(fast.probabilities, trained.pipeline.predict_proba(features))
     np.testing.assert_array_equal(fast.labels, trained.pipeline.predict(features))
+
+
+def test_a_request_timing_out_in_flight_leaves_the_others_their_own_rows(
+    model: LoadedModel, rows: np.ndarray
+) -> None:
+    slow: Any = SlowModel(model, 1.0)
+    metrics = Metrics()
+
+    async def scenario() -> list[Any]:
+        b = batcher(metrics, use_thread=True, timeout_s=30)
+        b.start()
+        busy = asyncio.ensure_future(b.submit(slow, rows[:1]))  # the next three queue up
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        requests = [
+            b.submit(slow, rows[1:3]),
+            # predicted from ~1 s to ~2 s with the others: times out in flight
+            b.submit(slow, rows[3:6], deadline=loop.time() + 1.5),
+            b.submit(slow, rows[6:7]),
+        ]
+        results = await asyncio.gather(*requests, return_exceptions=True)
+        await busy
+        await b.stop()
+        return list(results)
+
+    first, middle, last = asyncio.run(scenario())
+    assert isinstance(middle, RequestTimeoutError)
+    # the three were one batch: the middle one was in flight when it timed out
+    assert metrics.batch_requests._sum.get() == 1 + 3
+    for result, own in ((first, rows[1:3]), (last, rows[6:7])):
+        alone = model.predict(own)
+        np.testing.assert_array_equal(result.labels, alone.labels)
+        np.testing.assert_array_equal(result.probabilities, alone.probabilities)
+
+
+def test_batched_answers_equal_unbatched_ones_as_documented(tmp_path: Path) -> None:
+    """Labels identical to scoring each row alone, and equal to the model's own ``predict`` on
+    that row; probabilities equal up to float rounding (BLAS kernels differ by batch size)."""
+    trained = train("logistic", width=6, seed=0)
+    path = save_model_dir(trained, tmp_path / "m")
+    loaded = load_model_dir(path, ModelIdentity("m", "1", str(path)))
+    generator = np.random.default_rng(3)
+    features = np.concatenate([generator.normal(size=(120, 6)) * 2, boundary_rows(trained, 20)])
+
+    async def scenario() -> tuple[list[Any], int]:
+        b = batcher(max_wait_ms=5)
+        b.start()
+        results = await asyncio.gather(
+            *(b.submit(loaded, features[i : i + 1]) for i in range(len(features)))
+        )
+        await b.stop()
+        return list(results), b.batches
+
+    results, batches = asyncio.run(scenario())
+    assert batches < len(features) / 4  # really batched
+    for i, result in enumerate(results):
+        alone = loaded.predict(features[i : i + 1])
+        np.testing.assert_array_equal(result.labels, alone.labels)
+        np.testing.assert_array_equal(result.labels, trained.pipeline.predict(features[i : i + 1]))
+        np.testing.assert_allclose(result.probabilities, alone.probabilities, rtol=0, atol=1e-12)

@@ -1,0 +1,172 @@
+"""The JWKS cache against a real identity provider that fails or hangs: requests keep being
+served from cached keys, one refresh runs at a time, failures back off, the request timeout
+bounds authentication, and the provider's address never reaches a client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.security import AuthError, JwksCache
+from tests.app.conftest import MODEL_NAME, Trained, serve, uvicorn_thread
+from tests.app.core.identity import IdentityProvider, Issuer, identity_provider, jwt_settings
+
+
+@pytest.fixture
+def issuer() -> Issuer:
+    return Issuer()
+
+
+@pytest.fixture
+def idp(issuer: Issuer) -> Iterator[IdentityProvider]:
+    with identity_provider(issuer) as provider:
+        yield provider
+
+
+def _concurrently(url: str, headers: dict[str, str], body: Any, n: int) -> list[httpx.Response]:
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        answer = httpx.post(f"{url}/predict", json=body, headers=headers, timeout=120)
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=call) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return answers
+
+
+def test_cached_keys_keep_serving_while_the_identity_provider_hangs(
+    store: str, issuer: Issuer, idp: IdentityProvider, logistic: Trained
+) -> None:
+    settings = jwt_settings(
+        model_uri=f"{store}/{MODEL_NAME}",
+        watch_interval_s=0,
+        jwt_jwks_url=idp.url,
+        jwks_cache_s=1,
+        jwks_timeout_s=60,  # far longer than the test: whoever waits for the fetch, waits long
+    )
+    headers = {"Authorization": f"Bearer {issuer.token()}"}
+    body = {"instances": logistic.rows(1)}
+    with uvicorn_thread(settings) as url:
+        assert httpx.post(f"{url}/predict", json=body, headers=headers).status_code == 200
+        idp.mode = "hang"
+        threading.Event().wait(1.5)  # the cached keys are now older than jwks_cache_s
+        answers = _concurrently(url, headers, body, 4)
+        # every request was answered from the cached keys while the one refresh still hangs
+        assert [a.status_code for a in answers] == [200] * 4
+        assert idp.pending == 1
+        assert idp.requests == 2
+        assert httpx.post(f"{url}/predict", json=body, headers=headers).status_code == 200
+        assert idp.requests == 2  # still one refresh in flight, no second one
+
+
+def test_the_request_timeout_bounds_waiting_for_a_hanging_identity_provider(
+    store: str, issuer: Issuer, idp: IdentityProvider, logistic: Trained
+) -> None:
+    idp.mode = "hang"
+    settings = jwt_settings(
+        model_uri=f"{store}/{MODEL_NAME}",
+        watch_interval_s=0,
+        jwt_jwks_url=idp.url,
+        jwks_timeout_s=60,
+        request_timeout_s=1,
+    )
+    headers = {"Authorization": f"Bearer {issuer.token()}"}
+    with uvicorn_thread(settings) as url:
+        answers = _concurrently(url, headers, {"instances": logistic.rows(1)}, 4)
+        # no keys yet: the requests wait for the one fetch, each only until its own timeout
+        assert [a.status_code for a in answers] == [504] * 4
+        assert {a.json()["code"] for a in answers} == {"timeout"}
+        assert idp.pending == 1
+        assert idp.requests == 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failed_fetches_back_off(issuer: Issuer) -> None:
+    clock = FakeClock()
+    failing = {"on": True}
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(clock.now)
+        if failing["on"]:
+            return httpx.Response(500)
+        return httpx.Response(200, json=issuer.jwks())
+
+    cache = JwksCache(
+        "https://idp.internal/jwks",
+        300,
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        backoff_max_s=3,
+        clock=clock,
+    )
+
+    async def attempt(at: float) -> str:
+        clock.now = at
+        try:
+            await cache.key("k1")
+        except AuthError as exc:
+            return exc.reason
+        return "ok"
+
+    async def scenario() -> list[str]:
+        return [
+            await attempt(1000.0),  # fetch 1 fails: wait 1 s
+            await attempt(1000.5),
+            await attempt(1001.1),  # fetch 2 fails: wait 2 s
+            await attempt(1002.5),
+            await attempt(1003.2),  # fetch 3 fails: wait 3 s (the maximum)
+            await attempt(1006.0),
+            await attempt(1006.3),  # fetch 4 fails: wait 3 s
+            await attempt(1009.0),
+        ]
+
+    assert asyncio.run(scenario()) == ["jwks_unavailable"] * 8
+    assert calls == [1000.0, 1001.1, 1003.2, 1006.3]
+    failing["on"] = False
+    assert asyncio.run(attempt(1009.4)) == "ok"  # fetch 5 succeeds
+    assert calls[-1] == 1009.4
+
+
+def test_the_identity_providers_address_is_logged_not_shown(
+    store: str,
+    issuer: Issuer,
+    idp: IdentityProvider,
+    logistic: Trained,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    idp.mode = "fail"
+    settings = jwt_settings(
+        model_uri=f"{store}/{MODEL_NAME}", watch_interval_s=0, jwt_jwks_url=idp.url
+    )
+    host_port = idp.url.split("/")[2]
+    with caplog.at_level(logging.WARNING, logger="stratus.auth"), serve(settings) as client:
+        answer = client.post(
+            "/predict",
+            json={"instances": logistic.rows(1)},
+            headers={"Authorization": f"Bearer {issuer.token()}"},
+        )
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "unauthenticated"
+    for leaked in (host_port, "realms/internal", "500", "jwks_url"):
+        assert leaked not in answer.text
+    logged = [r for r in caplog.records if r.name == "stratus.auth"]
+    assert any(getattr(r, "jwks_url", None) == idp.url for r in logged)
