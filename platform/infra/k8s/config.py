@@ -21,7 +21,12 @@ from infra.k8s.config_types import Memory as Memory
 from infra.k8s.config_types import Resources as Resources
 from infra.k8s.config_types import cpu_cores as cpu_cores
 from infra.k8s.config_types import memory_gib as memory_gib
-from infra.k8s.observability.config import LoggingConfig, MeshConfig, MonitoringConfig, TracingConfig
+from infra.k8s.observability.config import (
+    LoggingConfig,
+    MeshConfig,
+    MonitoringConfig,
+    TracingConfig,
+)
 
 Colour = Literal["blue", "green"]
 COLOURS: tuple[Colour, ...] = ("blue", "green")
@@ -264,7 +269,9 @@ DEFAULT_CHARTS: dict[str, Chart] = {
         chart="kube-prometheus-stack",
         version="88.5.3",
     ),
-    "eckOperator": Chart(repository="https://helm.elastic.co", chart="eck-operator", version="3.5.0"),
+    "eckOperator": Chart(
+        repository="https://helm.elastic.co", chart="eck-operator", version="3.5.0"
+    ),
     "fluentBit": Chart(
         repository="https://fluent.github.io/helm-charts", chart="fluent-bit", version="0.58.1"
     ),
