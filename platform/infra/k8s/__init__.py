@@ -14,7 +14,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app.core.config import Settings as ServiceSettings
-
 from infra.config import (
     NAMESPACE,
     StackIdentity,
