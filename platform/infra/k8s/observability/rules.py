@@ -210,8 +210,9 @@ def _burn_rate_alert(slo: SloName, config: SloConfig, burn: BurnRateAlert) -> Ru
                 f"{burn.short_window}"
             ),
             "description": (
-                f"{{{{ $value | humanizePercentage }}}} of scoring requests were {what} over "
-                f"the last {burn.short_window}; at this rate the {config.window} budget lasts "
+                f"Scoring requests have been {what} at {_number(burn.factor)}x the rate the "
+                f"target allows, over both the last {burn.long_window} and {burn.short_window}; "
+                f"at this rate the {config.window} error budget lasts "
                 f"{_number(seconds(config.window) / burn.factor / 3600)}h."
             ),
             "runbook": RUNBOOKS[name],
@@ -281,7 +282,7 @@ def _api_alerts(alerts: AlertsConfig, targets: RuleTargets) -> list[Rule]:
             "\n/\nsum by (namespace) (rate(stratus_requests_total[5m]))"
             f"\n> {_number(alerts.load_shedding.ratio)}",
             alerts.load_shedding,
-            "ML API is shedding {{ $value | humanizePercentage }} of requests (503, queue full)",
+            "ML API is shedding requests (503, queue full)",
             f"Over {_number(alerts.load_shedding.ratio * 100)}% of requests have been refused "
             f"for {alerts.load_shedding.for_}.",
         ),
