@@ -95,8 +95,3 @@ def config_template(alerting: AlertingConfig) -> str:
 def slots(template: str) -> list[str]:
     """The slot keys a template refers to."""
     return _SLOT.findall(template)
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """``template`` with each slot replaced by its value (what External Secrets does)."""
-    return _SLOT.sub(lambda match: values[match.group(1)], template)

@@ -26,6 +26,8 @@ from infra.k8s.observability.rules import route_regex
 #: The datasource kube-prometheus-stack provisions (``grafana.sidecar.datasources.uid``).
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="prometheus")
 FOLDER = "Stratus"
+#: The panel types the dashboards use.
+DASHBOARD_PANEL_TYPES = frozenset({"row", "timeseries", "stat", "table"})
 RATE = "$__rate_interval"
 
 

@@ -73,12 +73,13 @@ CADVISOR = frozenset({"container_cpu_usage_seconds_total", "container_memory_wor
 
 
 def _samples(metric: Metric) -> set[str]:
-    """The sample names a metric family exposes in the Prometheus text format."""
+    """The sample names a metric family exposes in the Prometheus text format (without the
+    ``_created`` timestamps, which nothing here reads)."""
     name = metric.name
     if metric.type == "counter":
-        return {f"{name}_total", f"{name}_created"}
+        return {f"{name}_total"}
     if metric.type == "histogram":
-        return {f"{name}_{suffix}" for suffix in ("bucket", "count", "sum", "created")}
+        return {f"{name}_{suffix}" for suffix in ("bucket", "count", "sum")}
     return {name}
 
 

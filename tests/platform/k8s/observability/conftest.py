@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import yaml
 
 from infra.offline import StackRun, run_stack
 from tests.platform.k8s.conftest import objects
+from tests.servers import Server
 
 PACKAGES = {
     "prometheus": "prometheus",
@@ -84,3 +85,49 @@ SHIPPED = ("aws-dev-apps", "aws-prod-apps", "azure-dev-apps", "azure-prod-apps")
 @pytest.fixture(params=SHIPPED)
 def stack(request: pytest.FixtureRequest) -> StackRun:
     return run_stack(request.param)
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A bundle store with a small champion (4 features), as training publishes it."""
+    from tests.app.conftest import publish, train
+
+    root = tmp_path_factory.mktemp("observed-store")
+    publish(str(root), train(width=4), "1")
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def running_service(tmp_path_factory: pytest.TempPathFactory, model_store: str) -> Iterator[Server]:
+    """The real inference service (``python -m app``) serving the champion of ``model_store``."""
+    from tests.app.conftest import MODEL_NAME
+    from tests.e2e.conftest import service
+
+    workdir = tmp_path_factory.mktemp("observed-service")
+    with service({"STRATUS_MODEL_URI": f"{model_store}/{MODEL_NAME}"}, workdir) as server:
+        yield server
+
+
+def scraped_families(url: str) -> dict[str, str]:
+    """Metric family → type, from a scrape of ``url``/metrics (``# TYPE`` lines: labelled
+    families are declared before their first sample)."""
+    import httpx
+
+    families = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            families[name] = kind
+    return families
+
+
+def sample_names(families: dict[str, str]) -> set[str]:
+    """The sample names families expose in the text format (a counter's family is declared with
+    its ``_total``; ``_created`` series are declared as gauges of their own)."""
+    names: set[str] = set()
+    for name, kind in families.items():
+        if kind == "histogram":
+            names |= {f"{name}_{suffix}" for suffix in ("bucket", "count", "sum")}
+        else:
+            names.add(name)
+    return names

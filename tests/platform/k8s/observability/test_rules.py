@@ -1,5 +1,5 @@
-"""The rules every ``-apps`` stack deploys, proven with Prometheus's own ``promtool``: every rendered
-rule file passes ``promtool check rules``, and ``promtool test rules`` unit tests (series in,
+"""The rules every ``-apps`` stack deploys, proven with Prometheus's own ``promtool``: every
+rendered rule file passes ``promtool check rules``, and ``promtool test rules`` unit tests (series in,
 alerts out) cover every alert, each burn-rate window pair included, with healthy and near-miss
 series that must not alert."""
 
