@@ -120,8 +120,9 @@ def sli_error_expr(slo: SloName, config: SloConfig, window: str) -> str:
     if slo == "availability":
         bad = _selector(route=routes, status='=~"5.."')
         total = _selector(route=routes)
+        # No 5xx at all is a ratio of 0, not "no data" (the 5xx series may not exist yet).
         return (
-            f"sum(rate(stratus_requests_total{bad}[{window}]))\n"
+            f"(sum(rate(stratus_requests_total{bad}[{window}])) or vector(0))\n"
             f"/\nsum(rate(stratus_requests_total{total}[{window}]))"
         )
     from prometheus_client.utils import floatToGoString

@@ -131,3 +131,7 @@ def sample_names(families: dict[str, str]) -> set[str]:
         else:
             names.add(name)
     return names
+
+
+# The e2e tests' slow model store (a champion that takes about a second per predict call).
+from tests.e2e.conftest import slow_store  # noqa: E402, F401
