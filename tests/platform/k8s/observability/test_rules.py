@@ -1,7 +1,7 @@
 """The rules every ``-apps`` stack deploys, proven with Prometheus's own ``promtool``: every
-rendered rule file passes ``promtool check rules``, and ``promtool test rules`` unit tests (series in,
-alerts out) cover every alert, each burn-rate window pair included, with healthy and near-miss
-series that must not alert."""
+rendered rule file passes ``promtool check rules``, and ``promtool test rules`` unit tests
+(series in, alerts out) cover every alert, each burn-rate window pair included, with healthy and
+near-miss series that must not alert."""
 
 from __future__ import annotations
 
