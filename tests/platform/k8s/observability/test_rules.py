@@ -440,3 +440,18 @@ def test_promtool_unit_test(case: Case, promtool: str, tmp_path: Path) -> None:
     result = run_tool([promtool, "test", "rules", str(test_file)])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_every_alert_has_a_runbook_here_and_in_the_readme() -> None:
+    from infra.k8s.observability.rules import RUNBOOKS
+    from tests.servers import ROOT
+
+    run = run_stack("aws-prod-apps")
+    groups = [
+        g for r in run.resources if r.type.endswith(":PrometheusRule") for g in r.get("spec.groups")
+    ]
+    assert set(RUNBOOKS) == alert_names(groups)
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Observability") : readme.index("## Cost")]
+    for alert in RUNBOOKS:
+        assert f"| `{alert}` |" in section, alert
