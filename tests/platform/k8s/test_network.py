@@ -46,14 +46,11 @@ def _flows(run: StackRun, namespace: str) -> set[tuple[str, str, tuple[tuple[str
 
 def _observability(run: StackRun) -> set[tuple[str, str, tuple[tuple[str, int], ...]]]:
     """What observability adds to every platform namespace: OTLP to the collector and, with the
-    mesh, istiod and the sidecar's metrics port."""
+    mesh, istiod."""
     section = apps_section(run.stack)
     flows = {("egress", "ns:tracing", (("TCP", 4317), ("TCP", 4318)))}
     if section.get("mesh", {}).get("enabled"):
-        flows |= {
-            ("egress", "ns:istio-system", (("TCP", 15012),)),
-            ("ingress", "ns:monitoring", (("TCP", 15020),)),
-        }
+        flows.add(("egress", "ns:istio-system", (("TCP", 15012),)))
     return flows
 
 

@@ -39,9 +39,9 @@ PLATFORM = {
 # Platform policies: default-deny x 3 + ml-api 5 + ml-training 3 + mlflow 5 allows, + OTLP x 3.
 # Observability: monitoring 9 + tracing, node-agents 3, logging 6, tracing 5, each + deny.
 DEV_POLICIES = 16 + 3 + (1 + 10) + (1 + 3) + (1 + 6) + (1 + 5)
-# + mesh: istiod and sidecar metrics per platform namespace, monitoring → istiod, istio-system
-# 5 + deny; + jaeger → elasticsearch (tracing egress, logging ingress peer only).
-PROD_POLICIES = DEV_POLICIES + 2 * 3 + 1 + (1 + 5) + 1
+# + mesh: istiod per platform namespace, monitoring → istiod, istio-system 5 + deny;
+# + jaeger → elasticsearch (tracing egress; logging's ingress only gains a peer).
+PROD_POLICIES = DEV_POLICIES + 3 + 1 + (1 + 5) + 1
 GENERATED_KEYS = {
     # ml-api-keys, alertmanager config (no receivers), ES roles, log writer (ES user + client)
     "kubernetes:core/v1:Secret": 5,

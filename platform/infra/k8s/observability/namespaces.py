@@ -33,8 +33,6 @@ OTLP_PORTS = (4317, 4318)
 COLLECTOR_METRICS_PORT = 8888
 #: istiod's xDS and certificate port, the one the sidecars dial.
 ISTIOD_XDS_PORT = 15012
-#: The sidecar's merged Prometheus endpoint (the app's metrics and Envoy's).
-ISTIO_METRICS_PORT = 15020
 #: Ports of node-level endpoints Prometheus scrapes: kubelet (cAdvisor) and node-exporter.
 KUBELET_PORT = 10250
 NODE_EXPORTER_PORT = 9100
@@ -89,7 +87,7 @@ def allows(
                 "workloads",
                 "egress",
                 [Peer(namespace=ns) for ns in platform],
-                [8080, 5000, *([ISTIO_METRICS_PORT] if features.mesh else [])],
+                [8080, 5000],
             ),
             # Alertmanager → Slack, PagerDuty, webhooks.
             network.https_anywhere("receivers"),
@@ -136,16 +134,14 @@ def allows(
 
 
 def platform_allows(features: Features) -> list[Allow]:
-    """What each platform namespace needs besides its own flows: OTLP to the collector and,
-    with the mesh, istiod (configuration and certificates) and the sidecar's metrics port."""
+    """What each platform namespace needs besides its own flows: OTLP to the collector and, with
+    the mesh, istiod (configuration and certificates). Prometheus keeps scraping the workloads'
+    own ports, through their sidecars with mTLS."""
     extra: list[Allow] = []
     if features.tracing:
         extra.append(Allow("otlp", "egress", [Peer(namespace=TRACING)], list(OTLP_PORTS)))
     if features.mesh:
-        extra += [
-            Allow("istiod", "egress", [Peer(namespace=ISTIO)], [ISTIOD_XDS_PORT]),
-            Allow("sidecar-metrics", "ingress", [Peer(namespace=MONITORING)], [ISTIO_METRICS_PORT]),
-        ]
+        extra.append(Allow("istiod", "egress", [Peer(namespace=ISTIO)], [ISTIOD_XDS_PORT]))
     return extra
 
 

@@ -76,7 +76,7 @@ def test_the_mesh_adds_istio_and_changes_exactly_what_it_must() -> None:
         *{
             key
             for ns in ("ml-api", "ml-training", "mlflow")
-            for key in _policies(ns, "allow-istiod", "allow-sidecar-metrics")
+            for key in _policies(ns, "allow-istiod")
         },
         *_policies("monitoring", "allow-istiod"),
     }
@@ -85,12 +85,10 @@ def test_the_mesh_adds_istio_and_changes_exactly_what_it_must() -> None:
         ("Namespace", None, "ml-api"),
         ("Namespace", None, "ml-training"),
         ("Namespace", None, "mlflow"),
-        # scrapes under STRICT mTLS: TLS with Prometheus's workload certificate, and the
-        # scrape flow to the sidecars' metrics port
+        # scrapes under STRICT mTLS: TLS with Prometheus's workload certificate
         ("PodMonitor", "monitoring", "ml-api"),
         ("PodMonitor", "monitoring", "mlflow"),
         ("HelmRelease", "monitoring", "kube-prometheus-stack"),
-        ("NetworkPolicy", "monitoring", "allow-workloads"),
     }
     namespace = named(on, "Namespace", "ml-api")
     assert namespace.get("metadata.labels")["istio-injection"] == "enabled"
