@@ -31,6 +31,7 @@ from infra.k8s.observability.namespaces import (
     ObservabilityNamespace,
     ObservabilityNamespaceArgs,
 )
+from infra.k8s.observability.resources import custom_resource
 
 SECURITY_API = "security.istio.io/v1"
 NETWORKING_API = "networking.istio.io/v1"
@@ -184,13 +185,11 @@ class Mesh(pulumi.ComponentResource):
         spec: dict[str, Any],
         opts: pulumi.ResourceOptions,
     ) -> k8s.apiextensions.CustomResource:
-        return k8s.apiextensions.CustomResource(
+        return custom_resource(
             f"{self._name}-{key}",
-            api_version=api_version,
-            kind=kind,
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=object_name, namespace=object_namespace, labels=self._labels
-            ),
-            spec=spec,
-            opts=opts,
+            api_version,
+            kind,
+            (object_name, object_namespace, self._labels),
+            spec,
+            opts,
         )

@@ -23,6 +23,7 @@ from infra.k8s.helm import pinned_release
 from infra.k8s.observability import alertmanager, dashboards, rules
 from infra.k8s.observability.config import MonitoringConfig
 from infra.k8s.observability.namespaces import MONITORING, NODE_AGENTS
+from infra.k8s.observability.resources import custom_resource
 from infra.k8s.secrets import external_secret
 
 MONITORING_API = "monitoring.coreos.com/v1"
@@ -172,17 +173,9 @@ class Monitoring(pulumi.ComponentResource):
         spec: dict[str, Any],
         opts: pulumi.ResourceOptions,
     ) -> k8s.apiextensions.CustomResource:
-        return k8s.apiextensions.CustomResource(
-            resource_name,
-            api_version=MONITORING_API,
-            kind=kind,
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=object_name,
-                namespace=MONITORING,
-                labels={**self._args.labels, **RELEASE_LABEL},
-            ),
-            spec=spec,
-            opts=opts,
+        labels = {**self._args.labels, **RELEASE_LABEL}
+        return custom_resource(
+            resource_name, MONITORING_API, kind, (object_name, MONITORING, labels), spec, opts
         )
 
     def _alertmanager_config(self) -> pulumi.Resource:

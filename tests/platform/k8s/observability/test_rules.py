@@ -302,6 +302,7 @@ def _other_cases() -> list[Case]:
             f"{nine_days}h",
             {"TrainingRunMissing": [{**training, "cronjob": "training"}]},
             interval="1h",
+            evaluation_interval="1h",
         ),
         Case(
             "a CronJob created 9 days ago that never succeeded",
@@ -309,6 +310,7 @@ def _other_cases() -> list[Case]:
             f"{nine_days}h",
             {"TrainingRunMissing": [{**training, "cronjob": "training"}]},
             interval="1h",
+            evaluation_interval="1h",
         ),
         Case(
             "a run 2 days ago is recent enough",
@@ -321,6 +323,7 @@ def _other_cases() -> list[Case]:
             f"{nine_days}h",
             {"TrainingRunMissing": []},
             interval="1h",
+            evaluation_interval="1h",
         ),
         Case(
             "MLflow's pods stop answering scrapes",
