@@ -60,6 +60,8 @@ class Metrics:
             "stratus_auth_failures", "rejected credentials", ["reason"], registry=r
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        #: The version being served (also in ``stratus_model_info``), for the access log.
+        self.model_version: str | None = None
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -74,3 +76,4 @@ class Metrics:
     def set_model(self, name: str, version: str, source: str) -> None:
         self.model_info.clear()
         self.model_info.labels(name, version, source).set(1)
+        self.model_version = version

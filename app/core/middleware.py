@@ -15,6 +15,16 @@ from app.core.metrics import Metrics
 from app.core.tracing import Tracing
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: W3C ``traceparent``: version, trace id, parent span id, flags.
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$")
+
+
+def _trace_from_header(traceparent: str | None) -> tuple[str, bool] | None:
+    """(trace id, sampled) of a well-formed ``traceparent`` header."""
+    match = _TRACEPARENT.match(traceparent or "")
+    if match is None or match.group(1) == "0" * 32:
+        return None
+    return match.group(1), bool(int(match.group(2), 16) & 1)
 
 
 def _route_label(scope: Scope) -> str:
@@ -72,21 +82,26 @@ class RequestContextMiddleware:
             route = _route_label(scope)
             method = scope["method"]
             self.metrics.observe_request(route, method, status, elapsed)
+            trace = None
             if span is not None:
-                self._end_span(span, route, status, request_id)
+                trace = self._end_span(span, method, route, status, request_id)
             if self.access_log is not None:
                 client = scope.get("client")
-                self.access_log.write(
-                    {
-                        "request_id": request_id,
-                        "method": method,
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "client": client[0] if client else None,
-                    }
-                )
+                entry = {
+                    "request_id": request_id,
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "client": client[0] if client else None,
+                    "model_version": self.metrics.model_version,
+                }
+                # The trace id links a log line to its trace (Kibana → Jaeger).
+                trace = trace or _trace_from_header(traceparent)
+                if trace is not None:
+                    entry["trace_id"], entry["trace_sampled"] = trace
+                self.access_log.write(entry)
             request_id_var.reset(token)
 
     def _start_span(self, scope: Scope, traceparent: str | None) -> Any:
@@ -102,12 +117,17 @@ class RequestContextMiddleware:
         return span, context.attach(trace.set_span_in_context(span))
 
     @staticmethod
-    def _end_span(started: Any, route: str, status: int, request_id: str) -> None:
+    def _end_span(
+        started: Any, method: str, route: str, status: int, request_id: str
+    ) -> tuple[str, bool] | None:
+        """End the request's span; its (trace id, sampled)."""
         from opentelemetry import context, trace
 
         span, token = started
+        span_context = span.get_span_context()
 
-        span.update_name(f"{span.attributes.get('http.request.method')} {route}")
+        # A span the sampler dropped records nothing (and has no attributes to read).
+        span.update_name(f"{method} {route}")
         span.set_attribute("http.route", route)
         span.set_attribute("http.response.status_code", status)
         span.set_attribute("stratus.request_id", request_id)
@@ -115,3 +135,6 @@ class RequestContextMiddleware:
             span.set_status(trace.StatusCode.ERROR)
         context.detach(token)
         span.end()
+        if not span_context.is_valid:
+            return None
+        return format(span_context.trace_id, "032x"), bool(span_context.trace_flags.sampled)

@@ -6,8 +6,10 @@ import pytest
 
 from infra.config import StratusConfigError
 from infra.offline import (
+    MOCK_PASSWORD,
     OfflineError,
     apply_overrides,
+    mock_password,
     offline_overrides,
     run_stack,
     shipped_stacks,
@@ -70,3 +72,18 @@ def test_config_reaches_the_program_as_the_engine_hands_it() -> None:
     config = stack_config("aws-dev")
     assert config["aws:region"] == "eu-west-1"
     assert config["stratus:aws"].startswith("{")  # structured values as JSON
+
+
+def test_each_generated_password_is_its_own_secret() -> None:
+    """One value for every mocked password made unrelated secrets look like one: the policy that
+    follows secrets into stack outputs saw the API keys in the log writer's password."""
+    run = run_stack("aws-dev-apps")
+    writer = run.named("stratus-dev-observability-logging-log-writer-user")
+    values = [
+        writer.get("stringData.password"),
+        run.outputs["apiKeys"]["predict"],
+        run.outputs["apiKeys"]["admin"],
+    ]
+    assert len(set(values)) == len(values)
+    assert all(value.startswith(MOCK_PASSWORD) for value in values)
+    assert values[0] == mock_password("stratus-dev-observability-logging-log-writer-password")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from app.core.config import Settings as ServiceSettings
 from infra.config import (
     NAMESPACE,
     StackIdentity,
@@ -25,6 +26,7 @@ from infra.foundation import FoundationContract, FoundationOutputs, reference_fo
 from infra.k8s import network
 from infra.k8s.addons import ClusterAddons, ClusterAddonsArgs
 from infra.k8s.api import API_KEYS_FILE, MlApi, MlApiArgs, image_ref
+from infra.k8s.api import NAME as API_NAME
 from infra.k8s.api import PORT as API_PORT
 from infra.k8s.capacity import check_api_capacity
 from infra.k8s.config import AppsConfig
@@ -32,11 +34,15 @@ from infra.k8s.labels import standard_labels
 from infra.k8s.mlflow import PORT as MLFLOW_PORT
 from infra.k8s.mlflow import MlflowServer, MlflowServerArgs
 from infra.k8s.namespaces import PlatformNamespace, PlatformNamespaceArgs
+from infra.k8s.observability import stack as observability
 from infra.k8s.quotas import quotas
 from infra.k8s.secrets import GeneratedApiKeys, external_secret
+from infra.k8s.training import NAME as TRAINING_NAME
 from infra.k8s.training import Training, TrainingArgs
 
 API_KEYS_SECRET = "ml-api-keys"
+#: The ML API's queue capacity: the service's default (the pods do not set ``STRATUS_MAX_QUEUE``).
+SERVICE_DEFAULT_MAX_QUEUE: int = ServiceSettings.model_fields["max_queue"].default
 
 
 def read_foundation(identity: StackIdentity) -> FoundationOutputs:
@@ -129,6 +135,7 @@ def build_stack(identity: StackIdentity) -> None:
     config = read_apps_config()
     host = api_host(identity, config)
     check_api_capacity(config.api, contract.pools["api"])
+    observed = observability.plan(config)
     base = identity.base_name
     labels = standard_labels(identity)
     provider = k8s.Provider(
@@ -156,8 +163,9 @@ def build_stack(identity: StackIdentity) -> None:
                 identity=contract.identity(workload),
                 workload=workload,
                 quota=limits[quota_key],
-                allows=allows[workload],
+                allows=[*allows[workload], *observed.platform_allows],
                 labels=labels,
+                namespace_labels=observed.namespace_labels,
             ),
             opts=on_cluster,
         )
@@ -235,9 +243,31 @@ def build_stack(identity: StackIdentity) -> None:
             api_keys_secret=API_KEYS_SECRET,
             mlflow_url=mlflow.url,
             labels=labels,
+            extra_env=observed.api_env,
             depends_on=(keys_ready, spaces["ml-api"], *addons.ready),
         ),
         opts=on_cluster,
+    )
+
+    observability.deploy(
+        f"{base}-observability",
+        observability.DeployArgs(
+            contract=contract,
+            config=config,
+            plan=observed,
+            labels=labels,
+            is_prod=identity.is_prod,
+            api_namespace=api_ns,
+            training_namespace=spaces["training"].name,
+            mlflow_namespace=mlflow_ns,
+            api_services=[API_NAME, f"{API_NAME}-preview"],
+            api_port=API_PORT,
+            hpa=API_NAME,
+            cronjob=TRAINING_NAME,
+            max_queue=SERVICE_DEFAULT_MAX_QUEUE,
+            depends_on=tuple(addons.ready),
+        ),
+        on_cluster,
     )
 
     pulumi.export("foundationStack", foundation.stack)

@@ -27,6 +27,7 @@ from infra.foundation import FoundationContract, SchedulingInfo
 from infra.k8s import network
 from infra.k8s.api import PORT as API_PORT
 from infra.k8s.config import AddonsConfig, TlsConfig
+from infra.k8s.helm import pinned_release
 from infra.k8s.secrets import cluster_secret_store
 
 KUBE_SYSTEM = "kube-system"
@@ -295,19 +296,12 @@ class ClusterAddons(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource] | None = None,
     ) -> k8s.helm.v3.Release:
         chart = self._args.config.chart(addon)
-        release = k8s.helm.v3.Release(
+        release = pinned_release(
             f"{self._name}-{chart.chart}",
-            name=chart.chart,
-            chart=chart.chart,
-            version=chart.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
-            namespace=namespace,
-            values=dict(values),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
-            timeout=600,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
+            chart,
+            namespace,
+            values,
+            pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
         )
         self.releases[addon] = release
         return release

@@ -15,14 +15,24 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from infra.config import ConfigModel
+from infra.k8s.config_types import Chart as Chart
+from infra.k8s.config_types import Cpu as Cpu
+from infra.k8s.config_types import Memory as Memory
+from infra.k8s.config_types import Resources as Resources
+from infra.k8s.config_types import cpu_cores as cpu_cores
+from infra.k8s.config_types import memory_gib as memory_gib
+from infra.k8s.observability.config import (
+    LoggingConfig,
+    MeshConfig,
+    MonitoringConfig,
+    TracingConfig,
+)
 
 Colour = Literal["blue", "green"]
 COLOURS: tuple[Colour, ...] = ("blue", "green")
 
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_CPU = re.compile(r"^(\d+m|\d+(\.\d{1,3})?)$")
-_MEMORY = re.compile(r"^\d+(Ki|Mi|Gi|Ti)$")
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,56 +49,6 @@ def _image(value: str) -> str:
 
 #: An image tag (``v1.4.2``, ``git-3f2a9c1``) or digest (``sha256:…``) in the stack's registry.
 ImageVersion = Annotated[str, AfterValidator(_image)]
-
-
-def _cpu(value: str) -> str:
-    if not _CPU.match(value):
-        raise ValueError(f"{value!r} is not a CPU quantity like '500m' or '2'")
-    return value
-
-
-def _memory(value: str) -> str:
-    if not _MEMORY.match(value):
-        raise ValueError(f"{value!r} is not a memory quantity like '512Mi' or '2Gi'")
-    return value
-
-
-Cpu = Annotated[str, AfterValidator(_cpu)]
-Memory = Annotated[str, AfterValidator(_memory)]
-
-
-def cpu_cores(quantity: str) -> float:
-    return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
-
-
-def memory_gib(quantity: str) -> float:
-    number, unit = int(quantity[:-2]), quantity[-2:]
-    return number * {"Ki": 2**-20, "Mi": 2**-10, "Gi": 1.0, "Ti": 1024.0}[unit]
-
-
-class Resources(ConfigModel):
-    """Container requests and limits. CPU limit optional (see the ML API's note)."""
-
-    cpu: Cpu
-    memory: Memory
-    cpu_limit: Cpu | None = None
-    memory_limit: Memory
-
-    @model_validator(mode="after")
-    def _limits_cover_requests(self) -> Self:
-        if self.cpu_limit is not None and cpu_cores(self.cpu_limit) < cpu_cores(self.cpu):
-            raise ValueError(f"cpuLimit {self.cpu_limit} is below the cpu request {self.cpu}")
-        if memory_gib(self.memory_limit) < memory_gib(self.memory):
-            raise ValueError(
-                f"memoryLimit {self.memory_limit} is below the memory request {self.memory}"
-            )
-        return self
-
-    def requirements(self) -> dict[str, dict[str, str]]:
-        limits = {"memory": self.memory_limit}
-        if self.cpu_limit is not None:
-            limits["cpu"] = self.cpu_limit
-        return {"requests": {"cpu": self.cpu, "memory": self.memory}, "limits": limits}
 
 
 class ModelRef(ConfigModel):
@@ -270,13 +230,7 @@ class NamespacesConfig(ConfigModel):
     mlflow: NamespaceLimits = Field(default_factory=NamespaceLimits)
 
 
-class Chart(ConfigModel):
-    """A pinned Helm chart (repository, chart name, exact version)."""
-
-    repository: str
-    chart: str
-    version: str = Field(pattern=r"^v?\d+\.\d+\.\d+$")
-
+ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 
 #: The add-on charts, pinned; override a version per stack under ``addons.<name>.version``.
 DEFAULT_CHARTS: dict[str, Chart] = {
@@ -309,6 +263,29 @@ DEFAULT_CHARTS: dict[str, Chart] = {
     "traefik": Chart(
         repository="https://traefik.github.io/charts", chart="traefik", version="41.3.0"
     ),
+    # Observability (infra.k8s.observability) and the optional mesh.
+    "kubePrometheusStack": Chart(
+        repository="https://prometheus-community.github.io/helm-charts",
+        chart="kube-prometheus-stack",
+        version="88.5.3",
+    ),
+    "eckOperator": Chart(
+        repository="https://helm.elastic.co", chart="eck-operator", version="3.5.0"
+    ),
+    "fluentBit": Chart(
+        repository="https://fluent.github.io/helm-charts", chart="fluent-bit", version="0.58.1"
+    ),
+    "openTelemetryCollector": Chart(
+        repository="https://open-telemetry.github.io/opentelemetry-helm-charts",
+        chart="opentelemetry-collector",
+        version="0.170.0",
+    ),
+    "jaeger": Chart(
+        repository="https://jaegertracing.github.io/helm-charts", chart="jaeger", version="4.11.1"
+    ),
+    "istioBase": Chart(repository=ISTIO_CHARTS, chart="base", version="1.30.3"),
+    "istiod": Chart(repository=ISTIO_CHARTS, chart="istiod", version="1.30.3"),
+    "istioCni": Chart(repository=ISTIO_CHARTS, chart="cni", version="1.30.3"),
 }
 
 
@@ -325,6 +302,14 @@ class AddonsConfig(ConfigModel):
     cert_manager: AddonConfig = Field(default_factory=AddonConfig)
     external_secrets: AddonConfig = Field(default_factory=AddonConfig)
     traefik: AddonConfig = Field(default_factory=AddonConfig)
+    kube_prometheus_stack: AddonConfig = Field(default_factory=AddonConfig)
+    eck_operator: AddonConfig = Field(default_factory=AddonConfig)
+    fluent_bit: AddonConfig = Field(default_factory=AddonConfig)
+    open_telemetry_collector: AddonConfig = Field(default_factory=AddonConfig)
+    jaeger: AddonConfig = Field(default_factory=AddonConfig)
+    istio_base: AddonConfig = Field(default_factory=AddonConfig)
+    istiod: AddonConfig = Field(default_factory=AddonConfig)
+    istio_cni: AddonConfig = Field(default_factory=AddonConfig)
 
     def chart(self, name: str) -> Chart:
         """The pinned chart of add-on ``name`` (camelCase key of :data:`DEFAULT_CHARTS`)."""
@@ -350,3 +335,9 @@ class AppsConfig(ConfigModel):
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     namespaces: NamespacesConfig = Field(default_factory=NamespacesConfig)
     addons: AddonsConfig = Field(default_factory=AddonsConfig)
+    #: Observability (``infra.k8s.observability``): metrics, alerts and dashboards; logs; traces.
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
+    #: The optional Istio service mesh.
+    mesh: MeshConfig = Field(default_factory=MeshConfig)

@@ -16,6 +16,7 @@ A ``StackReference`` is answered with the outputs of an offline run of the refer
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import runpy
@@ -209,13 +210,24 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
-#: What every ``random.RandomPassword`` yields under the mocks.
+#: What every ``random.RandomPassword`` yields under the mocks starts with this; tests look for it
+#: in plain text to find a leaked password.
 MOCK_PASSWORD = "Zq8mN3vR7tK2pL9xW4cF6hJ1bD5gS0aYeU3iO8rT"
+
+
+def mock_password(name: str) -> str:
+    """The mocked ``RandomPassword`` ``name``: :data:`MOCK_PASSWORD` and a suffix from the name.
+
+    Distinct per resource, as real generated passwords are: with one value for all of them, two
+    unrelated secrets would look like the same one (a policy tracing where a secret flows would
+    see an API key in a log writer's password).
+    """
+    return MOCK_PASSWORD + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 @computed_outputs("random:index/randomPassword:RandomPassword")
 def _random_password(args: pulumi_mocks.MockResourceArgs) -> Mapping[str, Any]:
-    return {"result": MOCK_PASSWORD, "bcryptHash": "$2a$10$mockmockmockmockmockmo"}
+    return {"result": mock_password(args.name), "bcryptHash": "$2a$10$mockmockmockmockmockmo"}
 
 
 @dataclass(frozen=True)

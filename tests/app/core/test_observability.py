@@ -123,3 +123,71 @@ def test_spans_are_exported_over_otlp(store: str, logistic: Trained, collector: 
     assert predict[0].trace_id.hex() == trace_id
     attributes = {a.key: a.value for a in predict[0].attributes}
     assert attributes["http.response.status_code"].int_value == 200
+
+
+def _access_lines(stream: io.BytesIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_access_log_carries_the_model_version_and_the_callers_trace_id(
+    store: str, logistic: Trained
+) -> None:
+    """Tracing off: the trace id still comes from the caller's ``traceparent`` (a Kibana line
+    links to the upstream trace)."""
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    stream = io.BytesIO()
+    with serve(settings_for(f"{store}/{MODEL_NAME}", access_log=True)) as client:
+        client.app.state.access_log.stream = stream  # type: ignore[attr-defined]
+        client.post(
+            "/predict",
+            json={"instances": logistic.rows(1)},
+            headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", **auth()},
+        )
+        client.post(
+            "/predict",
+            json={"instances": logistic.rows(1)},
+            headers={"traceparent": "not-a-traceparent", **auth()},
+        )
+        client.app.state.access_log.flush()  # type: ignore[attr-defined]
+    first, second = _access_lines(stream)
+    assert first["model_version"] == second["model_version"] == "1"
+    assert first["trace_id"] == trace_id
+    assert first["trace_sampled"] is True
+    assert "trace_id" not in second
+
+
+@pytest.mark.parametrize(("ratio", "exported"), [("0", False), ("1", True)])
+def test_the_sdk_sampler_variables_decide_which_requests_are_traced(
+    store: str,
+    logistic: Trained,
+    collector: str,
+    monkeypatch: pytest.MonkeyPatch,
+    ratio: str,
+    exported: bool,
+) -> None:
+    """What the -apps stack sets on the ML API (``OTEL_TRACES_SAMPLER``/``_ARG``): a sampled-out
+    request is served as usual and still logs its trace id."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", ratio)
+    _Collector.received.clear()
+    stream = io.BytesIO()
+    settings = settings_for(f"{store}/{MODEL_NAME}", otlp_endpoint=collector, access_log=True)
+    with serve(settings) as client:
+        client.app.state.access_log.stream = stream  # type: ignore[attr-defined]
+        for _ in range(5):
+            answer = client.post("/predict", json={"instances": logistic.rows(1)}, headers=auth())
+            assert answer.status_code == 200
+        client.app.state.access_log.flush()  # type: ignore[attr-defined]
+    spans = [
+        span
+        for request in _Collector.received
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+        if span.name == "POST /predict"
+    ]
+    assert len(spans) == (5 if exported else 0)
+    lines = _access_lines(stream)
+    assert len(lines) == 5
+    assert all(len(str(line["trace_id"])) == 32 for line in lines)
+    assert all(line["trace_sampled"] is exported for line in lines)

@@ -44,9 +44,15 @@ def test_namespaces_enforce_pod_security_standards(apps: StackRun) -> None:
     assert {"ml-api", "ml-training", "mlflow", "cert-manager", "external-secrets"} <= set(
         namespaces
     )
+    # Host access: the GPU device plugin (device files), the node agents (node-exporter on the
+    # host network, Fluent Bit reading /var/log) and Istio's CNI agent. The observability stacks'
+    # charts run baseline pods (restricted is audited and warned about there).
+    privileged = {"nvidia-device-plugin", "node-agents", "istio-system"}
+    baseline = {"monitoring", "logging", "tracing"}
     for name, labels in namespaces.items():
-        # Only the GPU device plugin needs host access (device files).
-        expected = "privileged" if name == "nvidia-device-plugin" else "restricted"
+        expected = (
+            "privileged" if name in privileged else "baseline" if name in baseline else "restricted"
+        )
         assert labels["pod-security.kubernetes.io/enforce"] == expected, name
         assert labels["app.kubernetes.io/part-of"] == "stratus"
 
@@ -92,11 +98,22 @@ def test_addons_follow_the_contracts_capabilities(foundations: dict[str, StackRu
         return {r.get("chart") for r in run_stack(stack).of_type("kubernetes:helm.sh/v3:Release")}
 
     everywhere = {"cert-manager", "external-secrets"}
+    # Observability in every stack; the mesh in prod (stratus:apps.mesh.enabled).
+    observability = {
+        "kube-prometheus-stack",
+        "eck-operator",
+        "fluent-bit",
+        "opentelemetry-collector",
+        "jaeger",
+    }
+    mesh = {"base", "istiod", "cni"}
     aws_only = {"metrics-server", "aws-load-balancer-controller", "cluster-autoscaler", "traefik"}
-    assert charts("aws-dev-apps") == everywhere | aws_only
-    assert charts("aws-prod-apps") == everywhere | aws_only | {"nvidia-device-plugin"}
-    assert charts("azure-dev-apps") == everywhere
-    assert charts("azure-prod-apps") == everywhere | {"nvidia-device-plugin"}
+    assert charts("aws-dev-apps") == everywhere | observability | aws_only
+    assert charts("aws-prod-apps") == (
+        everywhere | observability | mesh | aws_only | {"nvidia-device-plugin"}
+    )
+    assert charts("azure-dev-apps") == everywhere | observability
+    assert charts("azure-prod-apps") == everywhere | observability | mesh | {"nvidia-device-plugin"}
 
 
 def test_missing_pulumi_org_shows_the_command_to_run() -> None:

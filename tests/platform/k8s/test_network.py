@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.offline import StackRun, run_stack
-from tests.platform.k8s.conftest import objects
+from tests.platform.k8s.conftest import apps_section, objects
 
 DNS = ("egress", "ns:kube-system k8s-app=kube-dns", (("TCP", 53), ("UDP", 53)))
 HTTPS = ("egress", "cidr:0.0.0.0/0", (("TCP", 443),))
@@ -44,6 +44,16 @@ def _flows(run: StackRun, namespace: str) -> set[tuple[str, str, tuple[tuple[str
     return flows
 
 
+def _observability(run: StackRun) -> set[tuple[str, str, tuple[tuple[str, int], ...]]]:
+    """What observability adds to every platform namespace: OTLP to the collector and, with the
+    mesh, istiod."""
+    section = apps_section(run.stack)
+    flows = {("egress", "ns:tracing", (("TCP", 4317), ("TCP", 4318)))}
+    if section.get("mesh", {}).get("enabled"):
+        flows.add(("egress", "ns:istio-system", (("TCP", 15012),)))
+    return flows
+
+
 def test_ml_api_allows_the_ingress_controller_monitoring_dns_https_and_mlflow(
     apps: StackRun,
 ) -> None:
@@ -54,11 +64,17 @@ def test_ml_api_allows_the_ingress_controller_monitoring_dns_https_and_mlflow(
         ("egress", "ns:mlflow", (("TCP", 5000),)),
         DNS,
         HTTPS,
+        *_observability(apps),
     }
 
 
 def test_training_reaches_dns_the_stores_and_mlflow_only(apps: StackRun) -> None:
-    assert _flows(apps, "ml-training") == {("egress", "ns:mlflow", (("TCP", 5000),)), DNS, HTTPS}
+    assert _flows(apps, "ml-training") == {
+        ("egress", "ns:mlflow", (("TCP", 5000),)),
+        DNS,
+        HTTPS,
+        *_observability(apps),
+    }
 
 
 def test_mlflow_serves_its_clients_and_reaches_only_postgres_and_its_store(apps: StackRun) -> None:
@@ -70,6 +86,7 @@ def test_mlflow_serves_its_clients_and_reaches_only_postgres_and_its_store(apps:
         *{("egress", f"cidr:{cidr}", (("TCP", 5432),)) for cidr in cidrs},
         DNS,
         HTTPS,
+        *_observability(apps),
     }
 
 

@@ -12,8 +12,17 @@ from tests.platform.k8s.conftest import objects, pod_labels, pod_spec
 WORKLOADS = ("Deployment", "CronJob", "Job")
 
 
+PLATFORM_NAMESPACES = ("ml-api", "ml-training", "mlflow")
+
+
 def _workloads(run: StackRun) -> list[Registered]:
-    return [w for kind in WORKLOADS for w in objects(run, kind)]
+    """The platform's own workloads (the observability ones: tests/platform/k8s/observability)."""
+    return [
+        w
+        for kind in WORKLOADS
+        for w in objects(run, kind)
+        if w.get("metadata.namespace") in PLATFORM_NAMESPACES
+    ]
 
 
 def _identities(run: StackRun) -> dict[str, Any]:

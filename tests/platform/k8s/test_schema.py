@@ -13,7 +13,15 @@ from infra.render import kubernetes_objects
 
 #: Custom resources: their schemas live in the add-on charts' CRDs, checked field by field in
 #: the tests of the components that declare them.
-CUSTOM_GROUPS = ("cert-manager.io/", "external-secrets.io/")
+CUSTOM_GROUPS = (
+    "cert-manager.io/",
+    "external-secrets.io/",
+    "monitoring.coreos.com/",
+    "elasticsearch.k8s.elastic.co/",
+    "kibana.k8s.elastic.co/",
+    "security.istio.io/",
+    "networking.istio.io/",
+)
 
 
 def _version(run: StackRun) -> str:
