@@ -95,8 +95,9 @@ def _fmt(value: float | None) -> str:
 def table(reports: dict[str, list[DrillReport]]) -> str:
     """One line per strategy and scenario: medians over the runs."""
     header = (
-        f"{'strategy':<18} {'scenario':<36} {'detect s':>9} {'switch s':>9} {'failed':>7} "
-        f"{'of reqs':>8} {'RTO met':>8} {'back s':>7} {'all back s':>10}"
+        f"{'strategy':<18} {'scenario':<36} {'detect s':>9} {'switch s':>9} {'served s':>9} "
+        f"{'failed':>7} {'of reqs':>8} {'RTO met':>8} {'back s':>7} {'all back s':>10} "
+        f"{'ready (real s)':>14}"
     )
     lines = [header, "-" * len(header)]
     for strategy, runs in reports.items():
@@ -111,16 +112,18 @@ def table(reports: dict[str, list[DrillReport]]) -> str:
                 f"{strategy:<18} {outages[0].scenario:<36} "
                 f"{_fmt(_median([o.detection_s for o in outages])):>9} "
                 f"{_fmt(_median([o.switch_s for o in outages])):>9} "
+                f"{_fmt(_median([o.recovered_s for o in outages])):>9} "
                 f"{_fmt(_median([o.failed_requests for o in outages])):>7} "
                 f"{_fmt(_median([o.requests for o in outages])):>8} "
                 f"{f'{met}/{len(outages)}':>8} "
                 f"{_fmt(_median([r.first_request_s for r in recoveries])):>7} "
-                f"{_fmt(_median([r.all_requests_s for r in recoveries])):>10}"
+                f"{_fmt(_median([r.all_requests_s for r in recoveries])):>10} "
+                f"{_median([r.made_ready_real_s for r in recoveries]) or 0:>14.1f}"
             )
         served = _median([r.served_while_store_broken for r in runs])
         failed = _median([r.failed_while_store_broken for r in runs])
         lines.append(
-            f"{strategy:<18} {'store broken, process running':<36} {'':>9} {'':>9} "
+            f"{strategy:<18} {'store broken, process running':<36} {'':>9} {'':>9} {'':>9} "
             f"{_fmt(failed):>7} {_fmt(served):>8}"
         )
     return "\n".join(lines)
@@ -130,7 +133,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.failover", description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--time-scale", type=float, default=0.05)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="one run")
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs

@@ -14,8 +14,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
+
+import httpx
 
 from tests.servers import ROOT, Server, free_port, start_server
 from training.bundle import open_store, read_pointer
@@ -105,7 +108,18 @@ class LocalDeployment:
         fs.pipe_file(posixpath.join(root, pointer.bundle_path, victim), b"damaged")
 
     def repair_store(self) -> None:
+        """``sync-stores`` from the other cloud's store, then wait until the process (its
+        watcher re-reads the store every second) has loaded the model."""
         sync_stores(self.model, self.repair_from, self.store)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name}: not ready 120 s after the store was repaired")
 
     def stop(self) -> None:
         for thread in self._stopping:

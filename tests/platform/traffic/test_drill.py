@@ -131,6 +131,7 @@ def test_after_detection_every_request_goes_to_the_survivor(
     assert report.kill.failed_requests == sum(not a.ok for a in outage)
     if report.strategy == "primary-secondary":
         assert report.kill.failed_requests > 0  # every client was on the primary
+    assert report.kill.recovered_s < float("inf")  # every client that failed was served again
     assert all(a.answered_at < flip.at for a in outage if a.endpoint == AWS)
     last_to_aws = report.kill.started_at + report.kill.switch_s
     after = [a for a in outage if a.at > last_to_aws]
@@ -168,6 +169,7 @@ def test_pods_that_cannot_load_are_failed_over_and_sync_stores_brings_them_back(
     assert {(a.endpoint, a.status) for a in window if not a.ok} <= {(AWS, 503)}
     if report.strategy == "primary-secondary":
         assert sent_to_broken
+    assert store.recovered_s < float("inf")
     flip = drill.log.flip_after(AWS, False, store.started_at)
     assert flip is not None
     assert all(a.answered_at < flip.at for a in window if a.endpoint == AWS)
