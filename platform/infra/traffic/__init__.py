@@ -19,7 +19,7 @@ import pulumi_azure_native.resources as resources
 
 from infra.azure.config import read_location
 from infra.azure.naming import unique_suffix
-from infra.config import NAMESPACE, StackIdentity, StratusConfigError, read_pulumi_org
+from infra.config import NAMESPACE, StackIdentity, read_pulumi_org
 from infra.foundation import reference_foundation
 from infra.traffic.config import GlobalConfig, read_global_config, split_stack_reference
 from infra.traffic.endpoints import common_host, reference_endpoint
@@ -105,32 +105,22 @@ def _traffic_manager(
 def _vpns(identity: StackIdentity, config: GlobalConfig, org: str) -> list[dict[str, Any]]:
     if not config.vpn.enabled:
         return []
-    for key in ("aws", "azure"):
-        stacks = [getattr(link, key) for link in config.vpn.links]
-        if len(set(stacks)) != len(stacks):
-            raise StratusConfigError(
-                f"{NAMESPACE}:global.vpn.links: each {key} foundation in one link only (a VPC "
-                "has one virtual private gateway, a VNet one VPN gateway)"
-            )
     client = authorization.get_client_config_output()
     exported = []
     for link in config.vpn.links:
         ends = {}
-        for key in ("aws", "azure"):
-            project, stack = split_stack_reference(getattr(link, key))
-            ends[key] = reference_foundation(
-                f"{identity.base_name}-vpn-{stack}",
+        for ref in (link.aws, link.azure):
+            project, stack = split_stack_reference(ref)
+            ends[ref] = reference_foundation(
+                f"{identity.base_name}-vpn-{ref.replace('/', '-')}",
                 org=org,
                 project=project or identity.project,
                 stack=stack,
             )
-        aws_end = aws_side(ends["aws"].stack, ends["aws"].contract)
-        azure_end = azure_side(ends["azure"].stack, ends["azure"].contract)
+        aws_end = aws_side(ends[link.aws].stack, ends[link.aws].contract)
+        azure_end = azure_side(ends[link.azure].stack, ends[link.azure].contract)
         check_address_plan(aws_end, azure_end)
-        name = (
-            f"{identity.base_name}-vpn-{split_stack_reference(link.aws)[1]}-"
-            + (split_stack_reference(link.azure)[1])
-        )
+        name = f"{identity.base_name}-vpn-{link.aws}-{link.azure}".replace("/", "-")
         vpn = CrossCloudVpn(
             name,
             CrossCloudVpnArgs(

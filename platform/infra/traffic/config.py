@@ -255,9 +255,13 @@ class VpnConfig(ConfigModel):
     def _links(self) -> Self:
         if self.enabled and not self.links:
             raise ValueError("links: at least one {aws, azure} pair when the VPN is enabled")
-        pairs = [(link.aws, link.azure) for link in self.links]
-        if len(set(pairs)) != len(pairs):
-            raise ValueError("links: each {aws, azure} pair once")
+        for key in ("aws", "azure"):
+            stacks = [getattr(link, key) for link in self.links]
+            if len(set(stacks)) != len(stacks):
+                raise ValueError(
+                    f"links: each {key} foundation in one link only (a VPC has one virtual "
+                    "private gateway, a VNet one VPN gateway)"
+                )
         return self
 
 

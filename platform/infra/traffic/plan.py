@@ -18,6 +18,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from infra.config import StratusConfigError
 from infra.traffic.config import GlobalConfig, Provider, Strategy
 from infra.traffic.rto import RtoBudget
 
@@ -189,8 +190,8 @@ def build_plan(config: GlobalConfig, targets: Mapping[str, Target]) -> RoutingPl
     paths = {targets[e.name].health_path for e in ordered}
     ports = {targets[e.name].health_port for e in ordered}
     if len(paths) != 1 or len(ports) != 1:
-        raise ValueError(
-            "the endpoints' health URLs differ in path or port: "
+        raise StratusConfigError(
+            "the -apps stacks' output 'healthUrl' differ in path or port: "
             + ", ".join(
                 f"{e.name}: {targets[e.name].health_path}:{targets[e.name].health_port}"
                 for e in ordered

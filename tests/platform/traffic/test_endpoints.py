@@ -76,5 +76,5 @@ def test_health_route_and_port_come_from_the_health_url() -> None:
 
 
 def test_endpoints_whose_health_urls_differ_are_refused() -> None:
-    with pytest.raises(ValueError, match="health URLs differ in path or port"):
+    with pytest.raises(StratusConfigError, match="output 'healthUrl' differ in path or port"):
         _with_aws_outputs(healthUrl="https://ml-api.prod.ml.example.org/healthz")

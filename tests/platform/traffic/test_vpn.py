@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from infra.config import StratusConfigError
 from infra.offline import MOCK_PASSWORD, StackRun, run_stack
 from infra.offline import azure as azure_mocks
 from infra.traffic.vpn import VpnPlanError
@@ -198,7 +199,7 @@ def test_a_vnet_without_gateway_subnet_is_refused_with_the_command_to_reserve_on
 def test_a_foundation_in_two_links_is_refused() -> None:
     section = global_section()
     section["vpn"]["links"].append({"aws": "aws-prod", "azure": "stratus-us/azure-prod"})
-    with pytest.raises(ValueError, match="each aws foundation in one link only"):
+    with pytest.raises(StratusConfigError, match="each aws foundation in one link only"):
         run_global(section)
 
 
