@@ -253,37 +253,46 @@ class Route53Routing(pulumi.ComponentResource):
         level_name = record_name
         for level, primary in enumerate(ordered[:-1], start=1):
             rest = ordered[level:]
-            self._record(
-                f"{prefix}failover-{level}-primary",
-                level_name,
-                set_identifier=f"{primary.target.name}-primary",
-                failover_routing_policies=[
-                    aws.route53.RecordFailoverRoutingPolicyArgs(type="PRIMARY")
-                ],
-                health_check_id=checks[primary.target.name],
-                **self._answer(primary),
-            )
+            self._failover(prefix, level, "PRIMARY", level_name, primary.target.name, primary)
             if len(rest) == 1:
-                secondary = rest[0]
-                self._record(
-                    f"{prefix}failover-{level}-secondary",
-                    level_name,
-                    set_identifier=f"{secondary.target.name}-secondary",
-                    failover_routing_policies=[
-                        aws.route53.RecordFailoverRoutingPolicyArgs(type="SECONDARY")
-                    ],
-                    health_check_id=checks[secondary.target.name],
-                    **self._answer(secondary),
-                )
+                self._failover(prefix, level, "SECONDARY", level_name, rest[0].target.name, rest[0])
             else:
                 next_name = f"failover-{level + 1}.{record_name}"
-                self._record(
-                    f"{prefix}failover-{level}-secondary",
+                self._failover(
+                    prefix,
+                    level,
+                    "SECONDARY",
                     level_name,
-                    set_identifier=f"failover-{level + 1}-secondary",
-                    failover_routing_policies=[
-                        aws.route53.RecordFailoverRoutingPolicyArgs(type="SECONDARY")
-                    ],
+                    f"failover-{level + 1}",
+                    None,
                     **self._alias_to(next_name, record_kind(primary)),
                 )
                 level_name = next_name
+
+    def _failover(
+        self,
+        prefix: str,
+        level: int,
+        role: str,
+        record_name: str,
+        identifier: str,
+        route: Route | None,
+        **alias: Any,
+    ) -> None:
+        """One failover record: an endpoint's answer with its health check, or (``route`` is
+        ``None``) an alias to the next failover pair."""
+        answer = (
+            alias
+            if route is None
+            else {
+                "health_check_id": self.health_check_ids[route.target.name],
+                **self._answer(route),
+            }
+        )
+        self._record(
+            f"{prefix}failover-{level}-{role.lower()}",
+            record_name,
+            set_identifier=f"{identifier}-{role.lower()}",
+            failover_routing_policies=[aws.route53.RecordFailoverRoutingPolicyArgs(type=role)],
+            **answer,
+        )
