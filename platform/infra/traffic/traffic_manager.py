@@ -1,6 +1,10 @@
 """Azure Traffic Manager: a profile with endpoint monitoring, one external endpoint per cloud, and
 the host as a CNAME to the profile in an Azure DNS zone.
 
+A profile cannot mix external endpoints whose targets are DNS names with ones whose targets are
+IPs; when the clouds export both (the AWS NLB's name, Azure's IP), each IP gets an ``A`` record
+``endpoint-<name>.<zone>`` and the profile targets that name.
+
 Traffic Manager probes each endpoint itself with the host as ``Host`` header (a custom header), so
 DNS-name endpoints (AWS load balancers) and IP endpoints (Azure's) are probed through the ingress
 alike. ``active-active`` is the ``Weighted`` method, ``primary-secondary`` the ``Priority`` method
@@ -51,18 +55,82 @@ class TrafficManagerRouting(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("stratus:traffic:TrafficManagerRouting", name, None, opts)
-        plan = args.plan
-        health = plan.health
-        child = pulumi.ResourceOptions(parent=self)
-        profile = trafficmanager.Profile(
-            f"{name}-profile",
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        zone_group, zone_name = self._zone()
+        targets = self._endpoint_targets(zone_group, zone_name)
+        profile = self._profile()
+        self._endpoints(profile, targets)
+        self.fqdn = profile.dns_config.apply(lambda config: str(config.fqdn) if config else "")
+        dns.RecordSet(
+            f"{name}-cname",
+            resource_group_name=zone_group,
+            zone_name=zone_name,
+            relative_record_set_name=relative_name(args.plan.host, args.zone_name),
+            record_type="CNAME",
+            ttl=CNAME_TTL_SECONDS,
+            cname_record=dns.CnameRecordArgs(cname=self.fqdn),
+            opts=self._child,
+        )
+        self.register_outputs({"fqdn": self.fqdn})
+
+    def _zone(self) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+        args = self._args
+        if args.zone_group is not None:
+            self.name_servers = None
+            return args.zone_group, args.zone_name
+        zone = dns.Zone(
+            f"{self._name}-zone",
             resource_group_name=args.resource_group_name,
+            zone_name=args.zone_name,
+            location="global",
+            zone_type=dns.ZoneType.PUBLIC,
+            tags=dict(args.tags),
+            opts=self._child,
+        )
+        self.name_servers = zone.name_servers
+        return args.resource_group_name, zone.name
+
+    def _endpoint_targets(
+        self, zone_group: pulumi.Input[str], zone_name: pulumi.Input[str]
+    ) -> dict[str, str]:
+        """Endpoint → the target Traffic Manager answers with. A profile cannot mix DNS-name and
+        IP targets, so when both occur each IP gets an ``A`` record in the zone and the profile
+        names that record instead."""
+        plan = self._args.plan
+        kinds = {route.target.kind == "ip" for route in plan.routes}
+        targets = {route.target.name: route.target.address for route in plan.routes}
+        if len(kinds) == 1:
+            return targets
+        for route in plan.routes:
+            if route.target.kind != "ip":
+                continue
+            label = endpoint_label(route.target.name)
+            dns.RecordSet(
+                f"{self._name}-{route.target.name}-a",
+                resource_group_name=zone_group,
+                zone_name=zone_name,
+                relative_record_set_name=label,
+                record_type="A",
+                ttl=plan.ttl_seconds,
+                a_records=[dns.ARecordArgs(ipv4_address=route.target.address)],
+                opts=self._child,
+            )
+            targets[route.target.name] = f"{label}.{self._args.zone_name}"
+        return targets
+
+    def _profile(self) -> trafficmanager.Profile:
+        plan, health = self._args.plan, self._args.plan.health
+        return trafficmanager.Profile(
+            f"{self._name}-profile",
+            resource_group_name=self._args.resource_group_name,
             location="global",
             profile_status="Enabled",
             traffic_routing_method=METHODS[plan.strategy],
             traffic_view_enrollment_status="Disabled",
             dns_config=trafficmanager.DnsConfigArgs(
-                relative_name=args.relative_name, ttl=plan.ttl_seconds
+                relative_name=self._args.relative_name, ttl=plan.ttl_seconds
             ),
             monitor_config=trafficmanager.MonitorConfigArgs(
                 protocol=health.protocol,
@@ -78,54 +146,33 @@ class TrafficManagerRouting(pulumi.ComponentResource):
                     trafficmanager.MonitorConfigExpectedStatusCodeRangesItemArgs(min=200, max=299)
                 ],
             ),
-            tags=dict(args.tags),
-            opts=child,
+            tags=dict(self._args.tags),
+            opts=self._child,
         )
+
+    def _endpoints(self, profile: trafficmanager.Profile, targets: dict[str, str]) -> None:
+        plan = self._args.plan
+        weighted = plan.strategy == "active-active"
         for route in plan.routes:
-            weighted = plan.strategy == "active-active"
             trafficmanager.Endpoint(
-                f"{name}-{route.target.name}",
-                resource_group_name=args.resource_group_name,
+                f"{self._name}-{route.target.name}",
+                resource_group_name=self._args.resource_group_name,
                 profile_name=profile.name,
                 endpoint_type="ExternalEndpoints",
                 endpoint_name=route.target.name,
                 type="Microsoft.Network/trafficManagerProfiles/externalEndpoints",
-                target=route.target.address,
+                target=targets[route.target.name],
                 endpoint_status="Enabled",
                 always_serve="Disabled",
                 weight=route.weight if weighted else None,
                 priority=None if weighted else route.priority,
-                opts=child,
+                opts=self._child,
             )
-        self.fqdn = profile.dns_config.apply(lambda config: str(config.fqdn) if config else "")
 
-        zone_group: pulumi.Input[str]
-        if args.zone_group is None:
-            zone = dns.Zone(
-                f"{name}-zone",
-                resource_group_name=args.resource_group_name,
-                zone_name=args.zone_name,
-                location="global",
-                zone_type=dns.ZoneType.PUBLIC,
-                tags=dict(args.tags),
-                opts=child,
-            )
-            zone_group = args.resource_group_name
-            zone_name: pulumi.Input[str] = zone.name
-            self.name_servers = zone.name_servers
-        else:
-            zone_group, zone_name, self.name_servers = args.zone_group, args.zone_name, None
-        dns.RecordSet(
-            f"{name}-cname",
-            resource_group_name=zone_group,
-            zone_name=zone_name,
-            relative_record_set_name=relative_name(plan.host, args.zone_name),
-            record_type="CNAME",
-            ttl=CNAME_TTL_SECONDS,
-            cname_record=dns.CnameRecordArgs(cname=self.fqdn),
-            opts=child,
-        )
-        self.register_outputs({"fqdn": self.fqdn})
+
+def endpoint_label(endpoint: str) -> str:
+    """The zone label naming an IP endpoint for Traffic Manager (``endpoint-azure-prod-apps``)."""
+    return f"endpoint-{endpoint}"
 
 
 def relative_name(host: str, zone: str) -> str:

@@ -41,7 +41,15 @@ def test_the_strategy_is_the_routing_method(run: StackRun) -> None:
     endpoints = {e.get("endpointName"): e for e in run.of_type(TM_ENDPOINT)}
     assert set(endpoints) == {"aws-prod-apps", "azure-prod-apps"}
     assert endpoints["aws-prod-apps"].get("target") == k8s_mocks.AWS_LOAD_BALANCER
-    assert endpoints["azure-prod-apps"].get("target") == k8s_mocks.AZURE_LOAD_BALANCER_IP
+    # A profile cannot mix DNS-name and IP targets: Azure's IP is named by an A record.
+    azure_name = "endpoint-azure-prod-apps.prod.ml.example.org"
+    assert endpoints["azure-prod-apps"].get("target") == azure_name
+    (a_record,) = [
+        r for r in run.of_type("azure-native:dns:RecordSet") if r.get("recordType") == "A"
+    ]
+    assert a_record.get("relativeRecordSetName") == "endpoint-azure-prod-apps"
+    assert a_record.get("aRecords") == [{"ipv4Address": k8s_mocks.AZURE_LOAD_BALANCER_IP}]
+    assert a_record.get("ttl") == 60
     for endpoint in endpoints.values():
         assert endpoint.get("endpointType") == "ExternalEndpoints"
         assert endpoint.get("endpointStatus") == "Enabled"
@@ -60,7 +68,9 @@ def test_the_strategy_is_the_routing_method(run: StackRun) -> None:
 def test_the_host_is_a_cname_to_the_profile_in_this_environments_zone(run: StackRun) -> None:
     zone = run.one("azure-native:dns:Zone")
     assert zone.get("zoneName") == "prod.ml.example.org"
-    cname = run.one("azure-native:dns:RecordSet")
+    (cname,) = [
+        r for r in run.of_type("azure-native:dns:RecordSet") if r.get("recordType") == "CNAME"
+    ]
     assert cname.get("relativeRecordSetName") == "ml-api"
     assert cname.get("recordType") == "CNAME"
     assert cname.get("cnameRecord.cname") == run.outputs["trafficManagerFqdn"]
@@ -75,15 +85,25 @@ def test_an_existing_azure_dns_zone_is_used_when_named() -> None:
     section["traffic"]["azureDns"] = {"name": "ml.example.org", "resourceGroupName": "dns-rg"}
     run = run_global(section, **{"azure-native:location": "northeurope"})
     assert run.of_type("azure-native:dns:Zone") == []
-    cname = run.one("azure-native:dns:RecordSet")
-    assert (cname.get("resourceGroupName"), cname.get("zoneName")) == ("dns-rg", "ml.example.org")
-    assert cname.get("relativeRecordSetName") == "ml-api.prod"
+    records = {r.get("recordType"): r for r in run.of_type("azure-native:dns:RecordSet")}
+    for record in records.values():
+        assert (record.get("resourceGroupName"), record.get("zoneName")) == (
+            "dns-rg",
+            "ml.example.org",
+        )
+    assert records["CNAME"].get("relativeRecordSetName") == "ml-api.prod"
+    endpoints = {e.get("endpointName"): e for e in run.of_type(TM_ENDPOINT)}
+    assert endpoints["azure-prod-apps"].get("target") == "endpoint-azure-prod-apps.ml.example.org"
 
 
 def test_shipped_global_dev_serves_azure_only_through_traffic_manager() -> None:
     run = run_stack("global-dev")
     assert run.outputs["host"] == "ml-api.dev.ml.example.org"
     assert list(run.outputs["endpoints"]) == ["azure-dev-apps"]
+    # IP targets only: no A record needed, the profile answers with the IP itself.
+    endpoint = run.one(TM_ENDPOINT)
+    assert endpoint.get("target") == run.outputs["endpoints"]["azure-dev-apps"]["address"]
+    assert [r.get("recordType") for r in run.of_type("azure-native:dns:RecordSet")] == ["CNAME"]
     profile = run.one(PROFILE)
     assert profile.get("trafficRoutingMethod") == "Weighted"
     assert profile.get("monitorConfig.intervalInSeconds") == 30
