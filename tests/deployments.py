@@ -137,10 +137,17 @@ def train_and_publish(workdir: Path, stores: list[str], model: str, env: Mapping
     for store in stores:
         command += ["--store", store]
     workdir.mkdir(parents=True, exist_ok=True)
+    # Its own MLflow (sqlite under workdir): no tracking URI or pipeline setting leaks in from
+    # the calling process (MLflow's set_tracking_uri exports MLFLOW_TRACKING_URI).
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MLFLOW_", "STRATUS_"))
+    }
     done = subprocess.run(
         command,
         cwd=workdir,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        env={**inherited, "PYTHONPATH": str(ROOT), **env},
         capture_output=True,
         text=True,
         timeout=600,
