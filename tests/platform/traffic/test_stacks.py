@@ -9,6 +9,7 @@ import pulumi_azure_native
 import pytest
 
 from infra.offline import StackRun, run_stack, shipped_stacks, stack_values
+from tests.platform.traffic.conftest import global_section, run_global
 
 GLOBAL = ("global-dev", "global-prod")
 
@@ -101,3 +102,28 @@ EXPECTED_COUNTS = {
 
 def test_resource_count_per_type(run: StackRun) -> None:
     assert run.count_by_type() == EXPECTED_COUNTS[run.stack]
+
+
+@pytest.mark.parametrize("stack", GLOBAL)
+@pytest.mark.parametrize(
+    ("provider", "component", "region"),
+    [
+        ("route53", "stratus:traffic:Route53Routing", {"aws:region": "eu-west-1"}),
+        (
+            "traffic-manager",
+            "stratus:traffic:TrafficManagerRouting",
+            {"azure-native:location": "westeurope"},
+        ),
+    ],
+)
+def test_each_global_stack_runs_with_either_provider(
+    stack: str, provider: str, component: str, region: dict[str, str]
+) -> None:
+    """Switching provider takes the key and the provider's region (README "Multi-cloud")."""
+    section = global_section(stack)
+    section["traffic"]["provider"] = provider
+    run = run_global(section, stack, **region)
+    routing = [r.type for r in run.resources if r.type.startswith("stratus:traffic:")]
+    assert [t for t in routing if t.endswith("Routing")] == [component]
+    assert run.outputs["provider"] == provider
+    assert set(run.outputs["endpoints"]) == {e["stack"] for e in section["endpoints"]}
