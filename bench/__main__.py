@@ -1,16 +1,17 @@
-"""``python -m bench [--quick]``: every benchmark in turn (training, then inference)."""
+"""``python -m bench [--quick]``: every benchmark in turn (training, inference, failover drill)."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import inference, training
+from bench import failover, inference, training
 
 
 def main(argv: list[str]) -> int:
     quick = ["--quick"] if "--quick" in argv else []
     training.main(quick)
-    return inference.main(quick)
+    code = inference.main(quick)
+    return failover.main(quick) or code
 
 
 if __name__ == "__main__":

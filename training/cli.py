@@ -21,6 +21,7 @@ from training.errors import TrainingError
 from training.progress import RichReporter
 from training.publish import publish
 from training.runner import RunResult, run_pipeline
+from training.sync import sync_stores
 
 REJECTED_EXIT = 3
 
@@ -235,6 +236,21 @@ def show(
         )
     # Not a terminal (a pipe, a log): do not squeeze the table into 80 columns.
     (console if console.is_terminal else Console(width=160)).print(table)
+
+
+@app.command("sync-stores")
+def sync_stores_command(
+    name: str = typer.Argument(..., help="registered model name"),
+    source: str = typer.Option(..., "--from", help="store to copy from (path, s3://, az://)"),
+    target: str = typer.Option(..., "--to", help="store to bring up to date"),
+) -> None:
+    """Mirror NAME's champion/previous bundles and pointers from one store to another
+    (checksum-verified, all-or-nothing: see training/sync.py)."""
+    try:
+        result = sync_stores(name, source, target)
+    except TrainingError as exc:
+        raise _fail(exc) from None
+    console.print(result.summary(), highlight=False, soft_wrap=True)
 
 
 def main() -> None:

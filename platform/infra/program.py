@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from infra.config import StackIdentity, StratusConfigError, read_identity
+from infra.config import StackIdentity, read_identity
 
 
 def build_foundation(identity: StackIdentity) -> None:
@@ -28,7 +28,9 @@ def build_apps(identity: StackIdentity) -> None:
 
 
 def build_global(identity: StackIdentity) -> None:
-    raise StratusConfigError(f"{identity.stack}: the global traffic layer has no program yet")
+    from infra.traffic import build_stack
+
+    build_stack(identity)
 
 
 def main() -> None:

@@ -298,6 +298,7 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
                 "vnetName": net.vnet_name,
                 "location": location,
                 "deployerSubnetId": net.deployer_subnet_id,
+                "gatewaySubnetId": net.gateway_subnet_id,
             },
         },
         capabilities={

@@ -16,12 +16,14 @@ import pulumi
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from infra.azure.budget import AzureBudgetConfig
+from infra.azure.gateway_subnet import GATEWAY_SUBNET_MAX_PREFIX
 from infra.config import (
     ConfigModel,
     Ipv4Cidr,
     KubernetesVersion,
     PoolSize,
     StratusConfigError,
+    cidr_at_least,
     missing_org_value,
     overlapping,
     read_section,
@@ -57,6 +59,14 @@ def _not_the_internet(value: str) -> str:
 AllowedCidr = Annotated[Ipv4Cidr, AfterValidator(_not_the_internet)]
 
 
+def _gateway_block(value: str) -> str:
+    return cidr_at_least(value, GATEWAY_SUBNET_MAX_PREFIX)
+
+
+#: A VPN gateway's subnet: ``/27`` or larger.
+GatewaySubnetCidr = Annotated[Ipv4Cidr, AfterValidator(_gateway_block)]
+
+
 class NetworkConfig(ConfigModel):
     """The VNet and its subnets; every subnet lies inside ``addressSpace`` and none overlap; the
     overlay pod and Service ranges lie outside the VNet and apart from each other."""
@@ -72,6 +82,9 @@ class NetworkConfig(ConfigModel):
     #: Networks outside the VNet (VPN, ExpressRoute, peerings) allowed to the private API server
     #: and the private endpoints on 443.
     deployer_cidrs: list[AllowedCidr] = Field(default_factory=list)
+    #: The ``GatewaySubnet`` reserved for the cross-cloud VPN's gateway (``/27`` or larger);
+    #: ``None``: no VPN gateway can be placed in this VNet.
+    gateway_subnet: GatewaySubnetCidr | None = None
     pod_cidr: Ipv4Cidr = "192.168.0.0/16"
     service_cidr: Ipv4Cidr = "10.250.0.0/16"
     dns_service_ip: str = "10.250.0.10"
@@ -85,6 +98,8 @@ class NetworkConfig(ConfigModel):
         }
         if self.deployer_subnet is not None:
             named["deployerSubnet"] = self.deployer_subnet
+        if self.gateway_subnet is not None:
+            named["gatewaySubnet"] = self.gateway_subnet
         return named
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ import pulumi_azure_native.network as network
 import pulumi_azure_native.privatedns as privatedns
 
 from infra.azure.config import NetworkConfig
+from infra.azure.gateway_subnet import gateway_subnet
 
 #: Private DNS zone per private-endpoint kind (the ``groupId`` the endpoint connects to).
 PRIVATE_LINK_ZONES: Mapping[str, str] = {
@@ -44,6 +45,8 @@ class Network(pulumi.ComponentResource):
     database_subnet_id: pulumi.Output[str]
     #: Self-hosted runners / deployers (``network.deployerSubnet``), ``None`` when not configured.
     deployer_subnet_id: pulumi.Output[str] | None
+    #: The VPN gateway's ``GatewaySubnet`` (``network.gatewaySubnet``), ``None`` when not reserved.
+    gateway_subnet_id: pulumi.Output[str] | None
     vnet_name: pulumi.Output[str]
     #: ``blob`` / ``registry`` / ``vault`` → private DNS zone id.
     private_link_zone_ids: Mapping[str, pulumi.Output[str]]
@@ -139,6 +142,18 @@ class Network(pulumi.ComponentResource):
                 name, "deployers", args, cfg.deployer_subnet, deployer_rules, delegation=None
             )
             if cfg.deployer_subnet
+            else None
+        )
+        self.gateway_subnet_id = (
+            gateway_subnet(
+                self,
+                name,
+                resource_group_name=rg,
+                virtual_network_name=self._vnet.name,
+                prefix=cfg.gateway_subnet,
+                after=self._last_subnet,
+            ).id
+            if cfg.gateway_subnet
             else None
         )
 

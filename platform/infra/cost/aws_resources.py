@@ -383,6 +383,30 @@ def health_check(resource: Registered, context: StackContext) -> Mapped:
     )
 
 
+@maps("aws:ec2/vpnConnection:VpnConnection")
+def vpn_connection(resource: Registered, context: StackContext) -> Mapped:
+    query = _query(
+        context,
+        resource,
+        "AmazonVPC",
+        {"productFamily": "Cloud Connectivity"},
+        {"usagetype": "VPN-Usage-Hours:ipsec.1"},
+    )
+    return Mapped(
+        [
+            _line(
+                context,
+                resource,
+                "site-to-site VPN connection",
+                query,
+                Meter.HOURS,
+                Quantity.fixed(1),
+            )
+        ],
+        [_unpriced(context, resource, "usage-based: data transferred out")],
+    )
+
+
 @maps("aws:ecr/repository:Repository")
 def ecr_repository(resource: Registered, context: StackContext) -> Mapped:
     return Mapped(unpriced=[_unpriced(context, resource, "usage-based: image storage per GB")])
@@ -434,3 +458,11 @@ no_charge(
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
 )
 no_charge("budgets and their alerts", "aws:budgets/budget:Budget")
+no_charge(
+    "DNS records and VPN plumbing (queries are billed per zone, tunnels per connection)",
+    "aws:route53/record:Record",
+    "aws:ec2/vpnGateway:VpnGateway",
+    "aws:ec2/customerGateway:CustomerGateway",
+    "aws:ec2/vpnConnectionRoute:VpnConnectionRoute",
+    "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation",
+)

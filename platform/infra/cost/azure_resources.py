@@ -326,7 +326,7 @@ def private_endpoint(resource: Registered, context: StackContext) -> Mapped:
     )
 
 
-@maps("azure-native:privatedns:PrivateZone", "azure-native:network:Zone")
+@maps("azure-native:privatedns:PrivateZone", "azure-native:network:Zone", "azure-native:dns:Zone")
 def dns_zone(resource: Registered, context: StackContext) -> Mapped:
     private = resource.type.endswith("PrivateZone")
     meter = "Private Zone" if private else "Public Zone"
@@ -344,6 +344,52 @@ def dns_zone(resource: Registered, context: StackContext) -> Mapped:
         ],
         [_unpriced(context, resource, "usage-based: DNS queries")],
     )
+
+
+def _location(resource: Registered, context: StackContext) -> str:
+    """The resource's own region (a global stack's resources live in several)."""
+    from infra.cost.azure_prices import normalize_region
+
+    location = resource.get("location")
+    return normalize_region(str(location)) if location else context.region
+
+
+@maps("azure-native:network:VirtualNetworkGateway")
+def vpn_gateway(resource: Registered, context: StackContext) -> Mapped:
+    sku = str(resource.get("sku.name") or "VpnGw1AZ")
+    query = _query(
+        context,
+        "VPN Gateway",
+        {"skuName": sku, "meterName": sku},
+        region=_location(resource, context),
+    )
+    return Mapped(
+        [_line(context, resource, f"VPN gateway ({sku})", query, Meter.HOURS, Quantity.fixed(1))],
+        [_unpriced(context, resource, "usage-based: data transferred out")],
+    )
+
+
+@maps("azure-native:network:PublicIPAddress")
+def public_ip(resource: Registered, context: StackContext) -> Mapped:
+    query = _query(
+        context,
+        "Virtual Network",
+        {"productName": "IP Addresses", "meterName": "Standard IPv4 Static Public IP"},
+        region=_location(resource, context),
+    )
+    return Mapped(
+        [_line(context, resource, "static public IP", query, Meter.HOURS, Quantity.fixed(1))]
+    )
+
+
+@maps("azure-native:trafficmanager:Profile", "azure-native:trafficmanager:Endpoint")
+def traffic_manager(resource: Registered, context: StackContext) -> Mapped:
+    what = (
+        "usage-based: DNS queries per million"
+        if resource.type.endswith("Profile")
+        else "per health-checked endpoint per month (not mapped)"
+    )
+    return Mapped(unpriced=[_unpriced(context, resource, what)])
 
 
 @maps("azure-native:operationalinsights:Workspace")
@@ -426,3 +472,9 @@ no_charge(
     "random:index/randomPassword:RandomPassword",
 )
 no_charge("budgets and their alerts", "azure-native:consumption:Budget")
+no_charge(
+    "DNS records and VPN plumbing (queries are billed per zone, tunnels with the gateway)",
+    "azure-native:dns:RecordSet",
+    "azure-native:network:LocalNetworkGateway",
+    "azure-native:network:VirtualNetworkGatewayConnection",
+)

@@ -174,3 +174,78 @@ def _caller(args: Mapping[str, Any]) -> Mapping[str, Any]:
         "userId": "AROAEXAMPLE:deployer",
         "id": ACCOUNT_ID,
     }
+
+
+# --- the global layer: Route 53, the ingress load balancers, the site-to-site VPN ---------------
+
+#: The hosted zone id an existing zone is looked up by in offline runs, and its name.
+EXISTING_ZONE_ID = "Z0EXISTINGZONE01"
+EXISTING_ZONE_NAME = "ml.example.org"
+#: Route 53's canonical hosted zone ids of Network Load Balancers, per region (AWS's table).
+NLB_HOSTED_ZONE_IDS = {"eu-west-1": "Z2IFOLAFXWLO4F", "eu-central-1": "Z3F0SRJ5LGBH90"}
+#: The public IPs of an internet-facing NLB's nodes, one per zone (documentation range).
+NLB_NODE_IPS = ["203.0.113.10", "203.0.113.11", "203.0.113.12"]
+
+
+@computed_outputs("aws:route53/zone:Zone")
+def _hosted_zone(args: MockResourceArgs) -> Mapping[str, Any]:
+    zone_id = "Z0" + "".join(c for c in args.name.upper() if c.isalnum())[:18]
+    return {
+        "zoneId": zone_id,
+        "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+        "nameServers": [
+            "ns-101.awsdns-12.com",
+            "ns-1402.awsdns-47.org",
+            "ns-1971.awsdns-54.co.uk",
+            "ns-645.awsdns-16.net",
+        ],
+    }
+
+
+@computed_outputs("aws:route53/record:Record")
+def _record(args: MockResourceArgs) -> Mapping[str, Any]:
+    return {"fqdn": str(args.inputs.get("name", ""))}
+
+
+@computed_outputs("aws:ec2/vpnConnection:VpnConnection")
+def _vpn_connection(args: MockResourceArgs) -> Mapping[str, Any]:
+    outputs: dict[str, Any] = {
+        "tunnel1Address": "192.0.2.11",
+        "tunnel2Address": "192.0.2.12",
+        "arn": _arn("ec2", f"vpn-connection/{args.name}-id"),
+    }
+    for tunnel, default in ((1, "169.254.44.0/30"), (2, "169.254.45.0/30")):
+        inside = str(args.inputs.get(f"tunnel{tunnel}InsideCidr") or default)
+        prefix = inside.rsplit(".", 1)[0]
+        outputs[f"tunnel{tunnel}VgwInsideAddress"] = f"{prefix}.1"
+        outputs[f"tunnel{tunnel}CgwInsideAddress"] = f"{prefix}.2"
+    return outputs
+
+
+@invoke_result("aws:route53/getZone:getZone")
+def _get_zone(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    zone_id = args.get("zoneId")
+    name = EXISTING_ZONE_NAME if zone_id == EXISTING_ZONE_ID else "elsewhere.example.com"
+    return {"id": zone_id, "zoneId": zone_id, "name": name, "nameServers": [], "tags": {}}
+
+
+@invoke_result("aws:lb/getHostedZoneId:getHostedZoneId")
+def _lb_hosted_zone(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    assert args.get("loadBalancerType") == "network", args
+    return {"id": NLB_HOSTED_ZONE_IDS[str(args.get("region") or REGION)]}
+
+
+@invoke_result("aws:ec2/getNetworkInterfaces:getNetworkInterfaces")
+def _interfaces(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    (description,) = [f["values"][0] for f in args.get("filters", []) if f["name"] == "description"]
+    assert description.startswith("ELB net/"), description
+    return {"id": REGION, "ids": [f"eni-0nlb{index}" for index in range(len(NLB_NODE_IPS))]}
+
+
+@invoke_result("aws:ec2/getNetworkInterface:getNetworkInterface")
+def _interface(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    index = int(str(args["id"]).removeprefix("eni-0nlb"))
+    return {
+        "id": args["id"],
+        "associations": [{"publicIp": NLB_NODE_IPS[index], "publicDnsName": ""}],
+    }

@@ -72,6 +72,10 @@ for _token, _explicit in {
     "azure-native:managedidentity:FederatedIdentityCredential": (
         "federatedIdentityCredentialResourceName"
     ),
+    "azure-native:network:VirtualNetworkGateway": "virtualNetworkGatewayName",
+    "azure-native:network:LocalNetworkGateway": "localNetworkGatewayName",
+    "azure-native:network:VirtualNetworkGatewayConnection": "virtualNetworkGatewayConnectionName",
+    "azure-native:trafficmanager:Endpoint": "endpointName",
 }.items():
     _register_named(_token, _explicit)
 
@@ -160,3 +164,40 @@ def _user_credentials(args: Mapping[str, Any]) -> Mapping[str, Any]:
     assert args.get("format") == "exec", "Entra ID clusters need the exec (kubelogin) format"
     encoded = base64.b64encode(KUBECONFIG.encode()).decode()
     return {"kubeconfigs": [{"name": "clusterUser", "value": encoded}]}
+
+
+# --- the global layer: Traffic Manager, Azure DNS, the VPN gateway's public IP --------------------
+
+#: The VPN gateway's public IP in offline runs (documentation range).
+GATEWAY_PUBLIC_IP = "198.51.100.20"
+
+
+@computed_outputs("azure-native:network:PublicIPAddress")
+def _public_ip(args: MockResourceArgs) -> Mapping[str, Any]:
+    return {**_named(args, "publicIpAddressName"), "ipAddress": GATEWAY_PUBLIC_IP}
+
+
+@computed_outputs("azure-native:trafficmanager:Profile")
+def _traffic_manager(args: MockResourceArgs) -> Mapping[str, Any]:
+    dns_config = dict(args.inputs.get("dnsConfig") or {})
+    dns_config["fqdn"] = f"{dns_config.get('relativeName')}.trafficmanager.net"
+    return {**_named(args, "profileName"), "dnsConfig": dns_config}
+
+
+@computed_outputs("azure-native:dns:Zone")
+def _dns_zone(args: MockResourceArgs) -> Mapping[str, Any]:
+    return {
+        **_named(args, "zoneName"),
+        "nameServers": [
+            "ns1-01.azure-dns.com.",
+            "ns2-01.azure-dns.net.",
+            "ns3-01.azure-dns.org.",
+            "ns4-01.azure-dns.info.",
+        ],
+    }
+
+
+@computed_outputs("azure-native:dns:RecordSet")
+def _record_set(args: MockResourceArgs) -> Mapping[str, Any]:
+    relative = args.inputs.get("relativeRecordSetName")
+    return {"name": relative, "fqdn": f"{relative}.{args.inputs.get('zoneName')}."}

@@ -115,6 +115,8 @@ class Registered:
     ignore_changes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     protect: bool = False
+    #: Input name → the URNs of the resources whose outputs flow into it.
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, path: str, default: Any = None) -> Any:
         """Input at a dotted path (``"vpcConfig.endpointPublicAccess"``)."""
@@ -294,6 +296,10 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
                     ignore_changes=tuple(request.ignoreChanges),
                     depends_on=tuple(request.dependencies),
                     protect=bool(request.protect),
+                    property_dependencies={
+                        key: tuple(value.urns)
+                        for key, value in request.propertyDependencies.items()
+                    },
                 )
             )
         # The engine marks a provider's additional secret outputs (e.g. RandomPassword.result) as

@@ -290,6 +290,13 @@ def aws_catalog() -> dict[str, list[str]]:
             {"regionCode": region, "usagetype": f"{p}-LoadBalancerUsage"},
             [(0.03, "Hrs", "0", "Inf")],
         )
+    for region in AWS_REGIONS:
+        add(
+            "AmazonVPC",
+            "Cloud Connectivity",
+            {"regionCode": region, "usagetype": f"{_prefix(region)}-VPN-Usage-Hours:ipsec.1"},
+            [(0.05, "Hrs", "0", "Inf")],
+        )
     add(
         "AmazonRoute53",
         "DNS Zone",
@@ -512,6 +519,16 @@ def azure_catalog() -> list[dict[str, Any]]:
                 "Standard",
                 "Standard Private Endpoint",
                 0.01,
+                "1 Hour",
+            ),
+            azure_item(region, "VPN Gateway", "VPN Gateway", "VpnGw1AZ", "VpnGw1AZ", 0.4, "1 Hour"),
+            azure_item(
+                region,
+                "Virtual Network",
+                "IP Addresses",
+                "Standard",
+                "Standard IPv4 Static Public IP",
+                0.005,
                 "1 Hour",
             ),
             azure_item(
