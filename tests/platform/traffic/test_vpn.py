@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.config import StratusConfigError
-from infra.offline import MOCK_PASSWORD, StackRun, run_stack
+from infra.offline import MOCK_PASSWORD, StackRun, mock_password, run_stack
 from infra.offline import azure as azure_mocks
 from infra.traffic.vpn import VpnPlanError
 from tests.platform.traffic.conftest import doctored, global_section, run_global
@@ -139,9 +139,11 @@ def test_each_tunnel_has_one_random_key_the_same_secret_on_both_sides(run: Stack
         used.add(aws_key[0])
         assert aws.is_secret(f"tunnel{tunnel}PresharedKey")
         assert azure[f"tunnel{tunnel}"].is_secret("sharedKey")
-        assert aws.get(f"tunnel{tunnel}PresharedKey") == MOCK_PASSWORD
-        assert azure[f"tunnel{tunnel}"].get("sharedKey") == MOCK_PASSWORD
+        # The same generated value on both sides of the tunnel.
+        assert aws.get(f"tunnel{tunnel}PresharedKey") == mock_password(aws_key[0].split("::")[-1])
+        assert azure[f"tunnel{tunnel}"].get("sharedKey") == aws.get(f"tunnel{tunnel}PresharedKey")
     assert len(used) == 2  # one key per tunnel
+    assert aws.get("tunnel1PresharedKey") != aws.get("tunnel2PresharedKey")
     assert run.plaintext_occurrences(MOCK_PASSWORD) == []
 
 
