@@ -19,6 +19,7 @@ heartbeat failed for a whole lease) stops instead of writing over the next holde
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -32,6 +33,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from training.errors import RegistryError
+
+log = logging.getLogger(__name__)
 
 LOCK_SUFFIX = ".stratus-lock"
 OWNER_TAG = "owner"
@@ -122,17 +125,24 @@ class RegistryLock:
             time.sleep(self.poll_s)
 
     def release(self) -> None:
+        """Delete the lock if this process still holds it. A registry that cannot be reached now
+        is logged, not raised (that would hide the error being handled): the lease expires."""
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join()
             self._heartbeat = None
-        holder = self.holder()
-        if holder is not None and holder.owner == self.owner:
-            try:
+        try:
+            holder = self.holder()
+            if holder is not None and holder.owner == self.owner:
                 self.client.delete_registered_model(self.name)
-            except MlflowException as exc:
-                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-                    raise
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                log.warning(
+                    "could not release the lock on %s (%s); it expires with its lease in %gs",
+                    self.model_name,
+                    exc.message,
+                    self.lease_s,
+                )
 
     def check(self) -> None:
         """Raise unless this process still holds the lock (call before every write)."""
