@@ -15,12 +15,19 @@ from training.lock import LOCK_SUFFIX, RegistryLock
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_uri(request: pytest.FixtureRequest) -> str:
+    """Both backends the stacks run MLflow on: the lock rests on their unique model names."""
+    fixture = "mlflow_server" if request.param == "sqlite" else "mlflow_postgres_server"
+    return str(request.getfixturevalue(fixture))
+
+
 def _client(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def test_one_holder_at_a_time_and_a_clear_timeout(mlflow_server: str) -> None:
-    client, name = _client(mlflow_server), unique_name("lock")
+def test_one_holder_at_a_time_and_a_clear_timeout(registry_uri: str) -> None:
+    client, name = _client(registry_uri), unique_name("lock")
     with RegistryLock(client, name, purpose="run A") as first:
         first.check()
         assert client.get_registered_model(name + LOCK_SUFFIX).tags["owner"] == first.owner
@@ -36,8 +43,8 @@ def test_one_holder_at_a_time_and_a_clear_timeout(mlflow_server: str) -> None:
         pass
 
 
-def test_a_waiting_holder_gets_the_lock_when_it_is_released(mlflow_server: str) -> None:
-    client, name = _client(mlflow_server), unique_name("lock")
+def test_a_waiting_holder_gets_the_lock_when_it_is_released(registry_uri: str) -> None:
+    client, name = _client(registry_uri), unique_name("lock")
     waiting, acquired = threading.Event(), threading.Event()
     order: list[str] = []
 
@@ -59,10 +66,10 @@ def test_a_waiting_holder_gets_the_lock_when_it_is_released(mlflow_server: str) 
     assert order == ["A releases", "B holds"]
 
 
-def test_an_expired_lease_is_taken_over_and_its_holder_stops(mlflow_server: str) -> None:
+def test_an_expired_lease_is_taken_over_and_its_holder_stops(registry_uri: str) -> None:
     """A holder that died stops renewing its lease; once it has expired (the contender's clock is
     past it), the contender takes the lock, and the old holder's ``check`` fails."""
-    client, name = _client(mlflow_server), unique_name("lock")
+    client, name = _client(registry_uri), unique_name("lock")
     now = [1_000_000.0]
     dead = RegistryLock(client, name, purpose="killed run", lease_s=60, clock=lambda: now[0])
     dead.acquire()
