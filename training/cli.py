@@ -14,12 +14,13 @@ from typing import Any
 
 import typer
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from rich.console import Console
 from rich.table import Table
 
 from training import registry
 from training.config import TrainingConfig, load_config
-from training.errors import PublishError, TrainingError
+from training.errors import PublishError, RegistryError, TrainingError
 from training.locations import check_location
 from training.lock import RegistryLock
 from training.progress import RichReporter
@@ -46,7 +47,10 @@ def _say(message: str) -> None:
     console.print(message, highlight=False, soft_wrap=True)
 
 
-def _fail(exc: TrainingError) -> typer.Exit:
+def _fail(exc: TrainingError | MlflowException) -> typer.Exit:
+    """The error on stderr and its exit code (an MLflow failure: 1, with MLflow's message)."""
+    if isinstance(exc, MlflowException):
+        exc = RegistryError(f"the MLflow registry failed: {exc.message}")
     errors.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
@@ -238,7 +242,7 @@ def promote(
                 )
             _say(message)
             _republish(context, name, lock)
-    except TrainingError as exc:
+    except (TrainingError, MlflowException) as exc:
         raise _fail(exc) from None
 
 
@@ -258,7 +262,7 @@ def rollback(
             restored, demoted = registry.rollback(context.client, name, guard=lock.check)
             _say(f"{name}: champion → v{restored} (was v{demoted})")
             _republish(context, name, lock)
-    except TrainingError as exc:
+    except (TrainingError, MlflowException) as exc:
         raise _fail(exc) from None
 
 
@@ -282,7 +286,7 @@ def reconcile(
                 f"previous v{current.get(registry.PREVIOUS, '-')}"
             )
             _republish(context, name, lock, verify=True)
-    except TrainingError as exc:
+    except (TrainingError, MlflowException) as exc:
         raise _fail(exc) from None
 
 
@@ -297,7 +301,7 @@ def show(
         context = _context(config_path, [], tracking_uri)
         versions = registry.describe(context.client, name)
         problems = registry.consistency_problems(context.client, name)
-    except TrainingError as exc:
+    except (TrainingError, MlflowException) as exc:
         raise _fail(exc) from None
     metric_names = sorted({m for v in versions for m in v.metrics})
     table = Table(title=f"{name} @ {context.tracking_uri}")

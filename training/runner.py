@@ -144,20 +144,21 @@ def run_pipeline(
     pipeline = prepare_model(config, features)
     with report.stage("split"):
         data, plan = plan_split(frame, config, spec, source)
-    with report.stage("land"):
-        landed = land(frame, config.resolve(config.land.processed_url))
-        del frame
 
     uri = tracking_uri or registry.resolve_tracking_uri(config.registry.tracking_uri, workdir)
     client = registry.client_for(uri)
     name = config.registry.model_name
     try:
         experiment_id = registry.ensure_experiment(client, config.registry.experiment, uri, workdir)
-        registry.require_consistent_if_registered(client, name)  # fail before training
+        registry.require_consistent_if_registered(client, name)  # before landing and training
     except MlflowException as exc:
         raise RegistryError(
             f"cannot use the MLflow tracking server at {uri}: {exc.message}"
         ) from None
+
+    with report.stage("land"):
+        landed = land(frame, config.resolve(config.land.processed_url))
+        del frame
 
     with report.stage("train"):
         try:
@@ -190,84 +191,107 @@ def run_pipeline(
         wait_s=config.registry.lock_wait_s,
         on_wait=report.note,
     )
-    with lock:
-        registry.require_consistent_if_registered(client, name)
-        with report.stage("gate"):
-            decision = _gate(client, config, result, data, spec, metrics)
-        status = registry.ACCEPTED if decision.accepted else registry.REJECTED
-        tags = registry.version_tags(
-            fingerprint=landed.fingerprint,
-            data_url=landed.url,
-            config_hash=config.config_hash(),
-            metrics=metrics,
-            status=status,
-            gate_summary=decision.summary,
-            estimator=config.model.estimator,
-            task=config.model.task,
-            comparability=comparability_tags(spec, data),
-        )
-        with report.stage("register"):
-            lock.check()
-            version = registry.register(client, name, model_info, run_id, tags)
-            client.set_tag(run_id, registry.STATUS_TAG, status)
-            replaced = (
-                registry.move_champion(
-                    client, name, str(version.version), by=f"run {run_id}", guard=lock.check
-                )
-                if decision.accepted
-                else None
+    candidate = Candidate(result, data, spec, metrics, landed, run_id, model_info)
+    try:
+        with lock:
+            return _decide_register_publish(client, config, lock, report, candidate, uri)
+    except MlflowException as exc:
+        raise RegistryError(f"the MLflow registry at {uri} failed: {exc.message}") from None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained, evaluated and logged model on its way through the gate."""
+
+    result: SearchResult
+    data: SplitData
+    spec: MetricSpec
+    metrics: dict[str, float]
+    landed: LandedData
+    run_id: str
+    model_info: ModelInfo
+
+
+def _decide_register_publish(
+    client: MlflowClient,
+    config: TrainingConfig,
+    lock: RegistryLock,
+    report: Reporter,
+    candidate: Candidate,
+    uri: str,
+) -> RunResult:
+    """The part of a run that holds the model's lock: gate → register → aliases → publish."""
+    name, run_id = config.registry.model_name, candidate.run_id
+    registry.require_consistent_if_registered(client, name)
+    with report.stage("gate"):
+        decision = _gate(client, config, candidate)
+    status = registry.ACCEPTED if decision.accepted else registry.REJECTED
+    tags = registry.version_tags(
+        fingerprint=candidate.landed.fingerprint,
+        data_url=candidate.landed.url,
+        config_hash=config.config_hash(),
+        metrics=candidate.metrics,
+        status=status,
+        gate_summary=decision.summary,
+        estimator=config.model.estimator,
+        task=config.model.task,
+        comparability=comparability_tags(candidate.spec, candidate.data),
+    )
+    with report.stage("register"):
+        lock.check()
+        version = registry.register(client, name, candidate.model_info, run_id, tags)
+        client.set_tag(run_id, registry.STATUS_TAG, status)
+        replaced = (
+            registry.move_champion(
+                client, name, str(version.version), by=f"run {run_id}", guard=lock.check
             )
-        outcome = RunResult(
-            model_name=name,
-            version=str(version.version),
-            accepted=decision.accepted,
-            gate=decision,
-            metrics=metrics,
-            run_id=run_id,
-            tracking_uri=uri,
-            experiment=config.registry.experiment,
-            landed=landed,
-            best_params=result.best_params,
-            cv_score=result.best_score,
-            replaced_champion=replaced,
-            metric_scope=spec.describe(),
-            timings=getattr(report, "timings", {}),
+            if decision.accepted
+            else None
         )
-        if decision.accepted and config.publish.stores:
-            with report.stage("publish"):
-                lock.check()
-                outcome.published = publish(
-                    [config.resolve(store) for store in config.publish.stores],
-                    client=client,
-                    name=name,
-                )
+    outcome = RunResult(
+        model_name=name,
+        version=str(version.version),
+        accepted=decision.accepted,
+        gate=decision,
+        metrics=candidate.metrics,
+        run_id=run_id,
+        tracking_uri=uri,
+        experiment=config.registry.experiment,
+        landed=candidate.landed,
+        best_params=candidate.result.best_params,
+        cv_score=candidate.result.best_score,
+        replaced_champion=replaced,
+        metric_scope=candidate.spec.describe(),
+        timings=getattr(report, "timings", {}),
+    )
+    if decision.accepted and config.publish.stores:
+        with report.stage("publish"):
+            lock.check()
+            outcome.published = publish(
+                [config.resolve(store) for store in config.publish.stores],
+                client=client,
+                name=name,
+            )
     return outcome
 
 
-def _gate(
-    client: MlflowClient,
-    config: TrainingConfig,
-    result: SearchResult,
-    data: SplitData,
-    spec: MetricSpec,
-    metrics: dict[str, float],
-) -> GateDecision:
+def _gate(client: MlflowClient, config: TrainingConfig, candidate: Candidate) -> GateDecision:
     name = config.registry.model_name
     current = registry.alias_version(client, name, registry.CHAMPION)
     champion = (
         champion_comparison(
             current,
             load=lambda version: registry.load_version(name, version),
-            candidate=result.model,
-            data=data,
-            spec=spec,
+            candidate=candidate.result.model,
+            data=candidate.data,
+            spec=candidate.spec,
             config=config,
         )
         if current is not None
         else None
     )
-    reference = drift_reference(client, config, spec, data)
-    return decide(metrics, config, champion, reference)
+    reference = drift_reference(client, config, candidate.spec, candidate.data)
+    return decide(candidate.metrics, config, champion, reference)
 
 
 def _log_run(
