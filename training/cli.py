@@ -171,13 +171,23 @@ class Context:
     stores: list[str]
 
 
-def _context(config_path: Path | None, stores: list[str], tracking_uri: str | None) -> Context:
+def _context(
+    config_path: Path | None,
+    stores: list[str],
+    tracking_uri: str | None,
+    *,
+    check_stores: bool = False,
+) -> Context:
+    """The config, registry client and stores; ``check_stores``: every store's bucket/container
+    exists and is reachable, checked before an alias moves."""
     config = load_config(config_path, _overrides(**{"publish.stores": stores}))
     workdir = Path(config.workdir).expanduser().resolve()
     uri = tracking_uri or registry.resolve_tracking_uri(config.registry.tracking_uri, workdir)
-    return Context(
-        config, registry.client_for(uri), uri, [config.resolve(s) for s in config.publish.stores]
-    )
+    urls = [config.resolve(s) for s in config.publish.stores]
+    if check_stores:
+        for url in urls:
+            check_location(url, "--store / publish.stores")
+    return Context(config, registry.client_for(uri), uri, urls)
 
 
 def _lock(context: Context, name: str, purpose: str) -> RegistryLock:
@@ -226,9 +236,7 @@ def promote(
 ) -> None:
     """Make VERSION the champion (the old champion becomes `previous`) and publish it."""
     try:
-        context = _context(config_path, store, tracking_uri)
-        for url in context.stores:
-            check_location(url, "--store / publish.stores")
+        context = _context(config_path, store, tracking_uri, check_stores=True)
         with _lock(context, name, "promote") as lock:
             before = registry.aliases(context.client, name).get(registry.CHAMPION)
             version, replaced = registry.promote(
@@ -255,9 +263,7 @@ def rollback(
 ) -> None:
     """Restore the `previous` version as champion and publish it."""
     try:
-        context = _context(config_path, store, tracking_uri)
-        for url in context.stores:
-            check_location(url, "--store / publish.stores")
+        context = _context(config_path, store, tracking_uri, check_stores=True)
         with _lock(context, name, "rollback") as lock:
             restored, demoted = registry.rollback(context.client, name, guard=lock.check)
             _say(f"{name}: champion → v{restored} (was v{demoted})")

@@ -197,7 +197,8 @@ def test_drift_is_bounded_by_the_best_accepted_version(workspace: Path, mlflow_s
     )
 
 
-def _labelled_csv(directory: Path, labels: list[str], positive: str | None = None) -> Path:
+def _labelled(directory: Path, name: str, labels: list[str], positive: str | None) -> Path:
+    """A config on a CSV whose string target ``label`` takes ``labels``."""
     features, classes = make_classification(
         n_samples=600,
         n_features=6,
@@ -210,26 +211,22 @@ def _labelled_csv(directory: Path, labels: list[str], positive: str | None = Non
     frame["label"] = np.array(labels)[classes]
     path = directory / f"labels-{len(labels)}.csv"
     frame.to_csv(path, index=False)
-    return path
-
-
-def test_multiclass_and_string_labels_with_a_search(workspace: Path, mlflow_server: str) -> None:
-    client = _client(mlflow_server)
-    name = unique_name("species")
-    config = write_config(
-        workspace,
+    data = {"source": str(path), "target": "label", "positive_label": positive}
+    return write_config(
+        directory,
         {
-            "data": {
-                "source": str(_labelled_csv(workspace, ["cat", "dog", "emu"])),
-                "target": "label",
-                "positive_label": None,
-            },
+            "data": data,
             "features": {"derived": []},
             "gate": {"min": {"f1": 0.6}},
             "registry": {"model_name": name},
         },
     )
-    code, output = _run(config, mlflow_server)
+
+
+def test_multiclass_and_string_labels_with_a_search(workspace: Path, mlflow_server: str) -> None:
+    client = _client(mlflow_server)
+    name = unique_name("species")
+    code, output = _run(_labelled(workspace, name, ["cat", "dog", "emu"], None), mlflow_server)
     assert code == 0, output
     assert "multiclass (3 classes): precision/recall/F1 are macro averages" in output
     version = client.get_model_version(name, "1")
@@ -237,20 +234,7 @@ def test_multiclass_and_string_labels_with_a_search(workspace: Path, mlflow_serv
     assert 0.6 < float(version.tags["metric.roc_auc"]) <= 1.0
 
     name = unique_name("churn")
-    config = write_config(
-        workspace,
-        {
-            "data": {
-                "source": str(_labelled_csv(workspace, ["stay", "leave"])),
-                "target": "label",
-                "positive_label": "leave",
-            },
-            "features": {"derived": []},
-            "gate": {"min": {"f1": 0.6}},
-            "registry": {"model_name": name},
-        },
-    )
-    code, output = _run(config, mlflow_server)
+    code, output = _run(_labelled(workspace, name, ["stay", "leave"], "leave"), mlflow_server)
     assert code == 0, output
     assert "binary: precision/recall/F1 measure class 'leave'" in output
     assert client.get_model_version(name, "1").tags["positive_label"] == '"leave"'
