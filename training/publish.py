@@ -40,7 +40,7 @@ from training.bundle import (
     upload_bundle,
     write_pointer,
 )
-from training.errors import PublishError
+from training.errors import PublishError, RegistryError
 from training.locations import check_location
 from training.registry import CHAMPION, PREVIOUS, aliases
 
@@ -154,7 +154,7 @@ def desired_aliases(client: MlflowClient, name: str) -> dict[str, str | None]:
     """What the stores must say, read from the registry now."""
     current = aliases(client, name)
     if CHAMPION not in current:
-        raise PublishError(
+        raise RegistryError(
             f"the registry has no champion for {name}: nothing to publish (stores left as they are)"
         )
     return {alias: current.get(alias) for alias in ALIASES}

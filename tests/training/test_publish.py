@@ -302,3 +302,14 @@ def test_reconcile_makes_every_store_match_the_registry_verified_by_checksum(
     code, output = _cli(["reconcile", "no-such-model", "--config", str(path)], mlflow_server)
     assert code == 1
     assert "no registered model named 'no-such-model'" in output
+
+
+def test_reconcile_without_a_champion_changes_no_store(workspace: Path, mlflow_server: str) -> None:
+    name, store = unique_name("no-champion"), workspace / "store"
+    path = write_config(workspace, _fast(name, [store], gate={"min": {"roc_auc": 1.01}}))
+    code, output = _cli(["run", "--config", str(path)], mlflow_server)
+    assert code == 3, output
+    code, output = _cli(["reconcile", name, "--config", str(path)], mlflow_server)
+    assert code == 1, output
+    assert f"the registry has no champion for {name}: nothing to publish" in output
+    assert not store.exists()
