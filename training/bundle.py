@@ -5,8 +5,9 @@ For a registered model ``NAME`` it holds::
 
     NAME/versions/VERSION/...   the MLflow model directory (MLmodel, model files, requirements)
     NAME/champion.json          the pointer: which version is the champion, and its checksum
+    NAME/previous.json          the same for the rollback target (the registry's ``previous``)
 
-Publishing uploads the whole version directory first and writes the pointer last (a single-object
+Publishing uploads the whole version directory first and writes the pointers last (a single-object
 write, atomic on S3 and Blob), so a reader never sees a pointer to a half-written bundle. Readers
 verify every file against the pointer's per-file SHA-256 digests before loading.
 """
@@ -95,6 +96,11 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def alias_pointer_path(root: str, name: str, alias: str) -> str:
+    """``NAME/<alias>.json``: ``champion.json`` (served) or ``previous.json`` (rollback target)."""
+    return posixpath.join(root, name, f"{alias}.json")
+
+
 def read_pointer(fs: AbstractFileSystem, root: str, name: str) -> ModelPointer:
     path = pointer_path(root, name)
     try:
@@ -105,6 +111,119 @@ def read_pointer(fs: AbstractFileSystem, root: str, name: str) -> ModelPointer:
         return ModelPointer.model_validate_json(raw)
     except ValueError as exc:
         raise BundleError(f"pointer {path} is not a valid model pointer: {exc}") from None
+
+
+def read_alias_pointer(
+    fs: AbstractFileSystem, root: str, name: str, alias: str
+) -> ModelPointer | None:
+    """The pointer ``NAME/<alias>.json``, ``None`` if absent; ``BundleError`` if unreadable."""
+    path = alias_pointer_path(root, name, alias)
+    try:
+        raw = fs.cat_file(path)
+    except FileNotFoundError:
+        return None
+    try:
+        return ModelPointer.model_validate_json(raw)
+    except ValueError as exc:
+        raise BundleError(f"pointer {path} is not a valid model pointer: {exc}") from None
+
+
+def make_pointer(
+    *,
+    name: str,
+    version: str,
+    files: Mapping[str, str],
+    source_uri: str,
+    run_id: str | None = None,
+    metrics: Mapping[str, float] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> ModelPointer:
+    return ModelPointer(
+        name=name,
+        version=str(version),
+        bundle_path=posixpath.join(name, VERSIONS_DIR, str(version)),
+        source_uri=source_uri,
+        run_id=run_id,
+        checksum=combined_checksum(files),
+        files=dict(files),
+        metrics=dict(metrics or {}),
+        tags=dict(tags or {}),
+    )
+
+
+def upload_bundle(
+    fs: AbstractFileSystem, root: str, *, local_dir: Path, name: str, version: str
+) -> dict[str, str]:
+    """Upload a local MLflow model directory as ``NAME/versions/VERSION`` (one recursive
+    ``fs.put``); returns its file digests. A version directory this call created is removed
+    again if the upload fails, so nothing half-written stays behind."""
+    files = local_file_digests(local_dir)
+    if not files:
+        raise BundleError(f"model directory {local_dir} is empty")
+    target = version_path(root, name, version)
+    existed = fs.exists(target)
+    try:
+        if is_local_filesystem(fs):
+            fs.makedirs(target, exist_ok=True)
+        # The trailing slash copies the directory's content (not the directory) into target.
+        fs.put(f"{local_dir}/", target, recursive=True)
+    except Exception:
+        # One that existed holds the same immutable registry version and may be in use.
+        if not existed:
+            _remove_quietly(fs, target)
+        raise
+    return files
+
+
+def write_pointer(
+    fs: AbstractFileSystem, root: str, name: str, alias: str, pointer: ModelPointer | bytes
+) -> None:
+    """Write ``NAME/<alias>.json`` atomically (the bundle must be complete before)."""
+    if is_local_filesystem(fs):
+        fs.makedirs(posixpath.join(root, name), exist_ok=True)
+    data = pointer if isinstance(pointer, bytes) else pointer.model_dump_json(indent=2).encode()
+    _write_atomically(fs, alias_pointer_path(root, name, alias), data)
+
+
+def remove_pointer(fs: AbstractFileSystem, root: str, name: str, alias: str) -> None:
+    _remove_quietly(fs, alias_pointer_path(root, name, alias))
+
+
+def bundle_problem(
+    fs: AbstractFileSystem,
+    root: str,
+    pointer: ModelPointer,
+    *,
+    sizes: Mapping[str, int] | None = None,
+    deep: bool = False,
+) -> str | None:
+    """What is wrong with the store's copy of ``pointer``'s bundle, or ``None`` if it is whole.
+
+    Shallow: every file exists (and has its expected size, when ``sizes`` are given) — one
+    listing. Deep: every file's SHA-256 matches the pointer's digest — reads the whole bundle.
+    """
+    if combined_checksum(pointer.files) != pointer.checksum:
+        return "the pointer's checksum does not match its file digests"
+    base = posixpath.join(root, pointer.bundle_path)
+    try:
+        listing = fs.find(base, detail=True)
+    except FileNotFoundError:
+        listing = {}
+    stored = {posixpath.relpath(path, base): info for path, info in listing.items()}
+    for relpath, expected in sorted(pointer.files.items()):
+        info = stored.get(relpath)
+        if info is None:
+            return f"bundle file {relpath} is missing"
+        if sizes is not None and relpath in sizes and int(info.get("size") or 0) != sizes[relpath]:
+            return f"bundle file {relpath} has {info.get('size')} bytes, expected {sizes[relpath]}"
+        if deep:
+            digest = hashlib.sha256()
+            with fs.open(posixpath.join(base, relpath), "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != expected:
+                return f"bundle file {relpath} fails its checksum"
+    return None
 
 
 def write_bundle(
@@ -120,49 +239,31 @@ def write_bundle(
     tags: Mapping[str, str] | None = None,
     keep_previous: bool = True,
 ) -> ModelPointer:
-    """Upload a local MLflow model directory as ``NAME/versions/VERSION`` then move the pointer.
+    """Publish without a registry (tests, benchmarks, hand-made stores): upload the bundle, then
+    move ``champion.json``.
 
     With ``keep_previous`` the champion pointer being replaced (when it names another version)
-    becomes ``NAME/previous.json``, as the registry's ``previous`` alias does; without it (a
-    rollback, after which the registry has no ``previous``) ``NAME/previous.json`` is removed.
+    becomes ``NAME/previous.json``; without it ``NAME/previous.json`` is removed. The training
+    pipeline does not use this: its stores mirror the registry's aliases (``training/publish.py``).
     """
-    files = local_file_digests(local_dir)
-    if not files:
-        raise BundleError(f"model directory {local_dir} is empty")
-    target = version_path(root, name, version)
-    existed = fs.exists(target)
-    try:
-        for relpath in files:
-            remote = posixpath.join(target, relpath)
-            fs.makedirs(posixpath.dirname(remote), exist_ok=True)
-            fs.put_file(str(local_dir / relpath), remote)
-    except Exception:
-        # Leave nothing half-written: a version directory this call created goes away again (one
-        # that existed holds the same immutable registry version and may be what the pointer uses).
-        if not existed:
-            _remove_quietly(fs, target)
-        raise
-    pointer = ModelPointer(
+    files = upload_bundle(fs, root, local_dir=local_dir, name=name, version=version)
+    pointer = make_pointer(
         name=name,
-        version=str(version),
-        bundle_path=posixpath.join(name, VERSIONS_DIR, str(version)),
+        version=version,
+        files=files,
         source_uri=source_uri,
         run_id=run_id,
-        checksum=combined_checksum(files),
-        files=files,
-        metrics=dict(metrics or {}),
-        tags=dict(tags or {}),
+        metrics=metrics,
+        tags=tags,
     )
-    fs.makedirs(posixpath.join(root, name), exist_ok=True)
-    previous_path = posixpath.join(root, name, PREVIOUS_POINTER_FILE)
     if keep_previous:
         with contextlib.suppress(FileNotFoundError):
             replaced = fs.cat_file(pointer_path(root, name))
             if ModelPointer.model_validate_json(replaced).version != pointer.version:
-                _write_atomically(fs, previous_path, replaced)
+                write_pointer(fs, root, name, "previous", replaced)
     else:
-        _remove_quietly(fs, previous_path)
-    _write_atomically(fs, pointer_path(root, name), pointer.model_dump_json(indent=2).encode())
+        remove_pointer(fs, root, name, "previous")
+    write_pointer(fs, root, name, "champion", pointer)
     return pointer
 
 

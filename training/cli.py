@@ -7,19 +7,24 @@ least one model store failed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from rich.console import Console
 from rich.table import Table
 
 from training import registry
 from training.config import TrainingConfig, load_config
-from training.errors import TrainingError
+from training.errors import PublishError, RegistryError, TrainingError
+from training.locations import check_location
+from training.lock import RegistryLock
 from training.progress import RichReporter
-from training.publish import publish
+from training.publish import Published, publish
 from training.runner import RunResult, run_pipeline
 from training.sync import sync_stores
 
@@ -38,7 +43,15 @@ ConfigOption = typer.Option(
 )
 
 
-def _fail(exc: TrainingError) -> typer.Exit:
+def _say(message: str) -> None:
+    """One line of output, never wrapped (it is read by people and by scripts alike)."""
+    console.print(message, highlight=False, soft_wrap=True)
+
+
+def _fail(exc: TrainingError | MlflowException) -> typer.Exit:
+    """The error on stderr and its exit code (an MLflow failure: 1, with MLflow's message)."""
+    if isinstance(exc, MlflowException):
+        exc = RegistryError(f"the MLflow registry failed: {exc.message}")
     errors.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
@@ -57,6 +70,14 @@ def _overrides(**flags: Any) -> dict[str, Any]:
     return nested
 
 
+StoreOption = typer.Option(
+    [], "--store", help="model store URL (repeatable; replaces the config's publish.stores)"
+)
+TrackingOption = typer.Option(
+    None, "--tracking-uri", help="MLflow tracking URI (wins over MLFLOW_TRACKING_URI and config)"
+)
+
+
 @app.command()
 def run(
     config_path: Path | None = ConfigOption,
@@ -64,8 +85,8 @@ def run(
     target: str | None = typer.Option(None, help="target column"),
     estimator: str | None = typer.Option(None, help="estimator name"),
     model_name: str | None = typer.Option(None, help="registered model name"),
-    store: list[str] = typer.Option([], help="model store URL (repeatable; replaces the list)"),
-    tracking_uri: str | None = typer.Option(None, help="MLflow tracking URI"),
+    store: list[str] = StoreOption,
+    tracking_uri: str | None = TrackingOption,
     seed: int | None = typer.Option(None, help="random seed"),
     n_jobs: int | None = typer.Option(None, help="parallel workers"),
 ) -> None:
@@ -87,7 +108,7 @@ def run(
             ),
         )
         with RichReporter(console) as reporter:
-            result = run_pipeline(config, reporter)
+            result = run_pipeline(config, reporter, tracking_uri=tracking_uri)
     except TrainingError as exc:
         raise _fail(exc) from None
     _print_summary(result, config)
@@ -105,7 +126,9 @@ def _print_summary(result: RunResult, config: TrainingConfig) -> None:
         marker = " (primary)" if metric == config.primary_metric else ""
         table.add_row(f"holdout {metric}{marker}", f"{value:.4f}")
     if result.cv_score is not None:
-        table.add_row("best CV score", f"{result.cv_score:.4f} {result.best_params}")
+        table.add_row(
+            f"best CV {config.primary_metric}", f"{result.cv_score:.4f} {result.best_params}"
+        )
     table.add_row("data", f"{result.landed.rows} rows x {result.landed.columns - 1} features")
     table.add_row("data fingerprint", result.landed.fingerprint)
     table.add_row("landed at", result.landed.url)
@@ -127,6 +150,7 @@ def _print_where(result: RunResult, config: TrainingConfig) -> None:
         if registry.is_local(result.tracking_uri)
         else f"MLflow UI:        {result.tracking_uri}",
         f"Load it:          mlflow.sklearn.load_model('models:/{result.model_name}@champion')",
+        f"Metrics:          {result.metric_scope}",
     ]
     for published in result.published:
         lines.append(
@@ -138,57 +162,96 @@ def _print_where(result: RunResult, config: TrainingConfig) -> None:
     console.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
-def _client(config: TrainingConfig) -> tuple[Any, str]:
+@dataclass(frozen=True)
+class Context:
+    """What ``promote``/``rollback``/``reconcile``/``show`` act on."""
+
+    config: TrainingConfig
+    client: MlflowClient
+    tracking_uri: str
+    stores: list[str]
+
+
+def _context(
+    config_path: Path | None,
+    stores: list[str],
+    tracking_uri: str | None,
+    *,
+    check_stores: bool = False,
+) -> Context:
+    """The config, registry client and stores; ``check_stores``: every store's bucket/container
+    exists and is reachable, checked before an alias moves."""
+    config = load_config(config_path, _overrides(**{"publish.stores": stores}))
     workdir = Path(config.workdir).expanduser().resolve()
-    uri = registry.resolve_tracking_uri(config.registry.tracking_uri, workdir)
-    return registry.client_for(uri), uri
+    uri = tracking_uri or registry.resolve_tracking_uri(config.registry.tracking_uri, workdir)
+    urls = [config.resolve(s) for s in config.publish.stores]
+    if check_stores:
+        for url in urls:
+            check_location(url, "--store / publish.stores")
+    return Context(config, registry.client_for(uri), uri, urls)
 
 
-def _republish(
-    config: TrainingConfig, client: Any, name: str, version: str, *, rollback: bool = False
-) -> None:
-    """Point every configured store at ``version`` after the champion alias moved."""
-    stores = [config.resolve(s) for s in config.publish.stores]
-    if not stores:
-        return
-    model_version = client.get_model_version(name, version)
-    tags = {k: v for k, v in model_version.tags.items() if not k.startswith("metric.")}
-    metrics = {
-        k.removeprefix("metric."): float(v)
-        for k, v in model_version.tags.items()
-        if k.startswith("metric.")
-    }
-    results = publish(
-        stores,
-        name=name,
-        version=version,
-        run_id=model_version.run_id,
-        metrics=metrics,
-        tags=tags,
-        keep_previous=not rollback,
+def _lock(context: Context, name: str, purpose: str) -> RegistryLock:
+    return RegistryLock(
+        context.client,
+        name,
+        purpose=purpose,
+        lease_s=context.config.registry.lock_lease_s,
+        wait_s=context.config.registry.lock_wait_s,
+        on_wait=lambda message: _say(message),
     )
+
+
+def _republish(context: Context, name: str, lock: RegistryLock, *, verify: bool = False) -> None:
+    """Make every store's pointers match the registry's aliases, and say what changed."""
+    if not context.stores:
+        _say("no model stores configured: nothing published")
+        return
+    lock.check()
+    try:
+        results = publish(context.stores, client=context.client, name=name, verify=verify)
+    except PublishError as exc:
+        _print_published(exc.results)
+        raise
+    _print_published(results)
+
+
+def _print_published(results: list[Published]) -> None:
     for published in results:
-        console.print(f"published {name} v{version} to {published.store}", highlight=False)
+        if published.error:
+            continue
+        for change in published.changes:
+            _say(f"{published.store}: {change.describe()}")
 
 
 @app.command()
 def promote(
     name: str = typer.Argument(..., help="registered model name"),
     version: str = typer.Argument(..., help="version to make champion"),
-    force: bool = typer.Option(False, help="promote even a version the gate rejected"),
+    force: bool = typer.Option(
+        False, help="promote even a version the gate rejected (or could not compare)"
+    ),
     config_path: Path | None = ConfigOption,
+    store: list[str] = StoreOption,
+    tracking_uri: str | None = TrackingOption,
 ) -> None:
     """Make VERSION the champion (the old champion becomes `previous`) and publish it."""
     try:
-        config = load_config(config_path)
-        client, _ = _client(config)
-        replaced = registry.promote(client, name, version, force=force)
-        console.print(
-            f"{name}: champion → v{version}" + (f", previous → v{replaced}" if replaced else ""),
-            highlight=False,
-        )
-        _republish(config, client, name, version)
-    except TrainingError as exc:
+        context = _context(config_path, store, tracking_uri, check_stores=True)
+        with _lock(context, name, "promote") as lock:
+            before = registry.aliases(context.client, name).get(registry.CHAMPION)
+            version, replaced = registry.promote(
+                context.client, name, version, force=force, guard=lock.check
+            )
+            if before == version:
+                message = f"{name}: v{version} is already the champion (aliases unchanged)"
+            else:
+                message = f"{name}: champion → v{version}" + (
+                    f", previous → v{replaced}" if replaced else ""
+                )
+            _say(message)
+            _republish(context, name, lock)
+    except (TrainingError, MlflowException) as exc:
         raise _fail(exc) from None
 
 
@@ -196,15 +259,41 @@ def promote(
 def rollback(
     name: str = typer.Argument(..., help="registered model name"),
     config_path: Path | None = ConfigOption,
+    store: list[str] = StoreOption,
+    tracking_uri: str | None = TrackingOption,
 ) -> None:
     """Restore the `previous` version as champion and publish it."""
     try:
-        config = load_config(config_path)
-        client, _ = _client(config)
-        restored, demoted = registry.rollback(client, name)
-        console.print(f"{name}: champion → v{restored} (was v{demoted})", highlight=False)
-        _republish(config, client, name, restored, rollback=True)
-    except TrainingError as exc:
+        context = _context(config_path, store, tracking_uri, check_stores=True)
+        with _lock(context, name, "rollback") as lock:
+            restored, demoted = registry.rollback(context.client, name, guard=lock.check)
+            _say(f"{name}: champion → v{restored} (was v{demoted})")
+            _republish(context, name, lock)
+    except (TrainingError, MlflowException) as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def reconcile(
+    name: str = typer.Argument(..., help="registered model name"),
+    config_path: Path | None = ConfigOption,
+    store: list[str] = StoreOption,
+    tracking_uri: str | None = TrackingOption,
+) -> None:
+    """Repair the aliases (an interrupted move) and make every store's pointers match them,
+    verifying each bundle file's checksum; report what changed."""
+    try:
+        context = _context(config_path, store, tracking_uri)
+        with _lock(context, name, "reconcile") as lock:
+            for change in registry.repair(context.client, name, guard=lock.check):
+                _say(f"registry: {change}")
+            current = registry.aliases(context.client, name)
+            _say(
+                f"{name}: champion v{current.get(registry.CHAMPION, '-')}, "
+                f"previous v{current.get(registry.PREVIOUS, '-')}"
+            )
+            _republish(context, name, lock, verify=True)
+    except (TrainingError, MlflowException) as exc:
         raise _fail(exc) from None
 
 
@@ -212,16 +301,17 @@ def rollback(
 def show(
     name: str = typer.Argument(..., help="registered model name"),
     config_path: Path | None = ConfigOption,
+    tracking_uri: str | None = TrackingOption,
 ) -> None:
     """List the versions of NAME with aliases, validation status and metrics."""
     try:
-        config = load_config(config_path)
-        client, uri = _client(config)
-        versions = registry.describe(client, name)
-    except TrainingError as exc:
+        context = _context(config_path, [], tracking_uri)
+        versions = registry.describe(context.client, name)
+        problems = registry.consistency_problems(context.client, name)
+    except (TrainingError, MlflowException) as exc:
         raise _fail(exc) from None
     metric_names = sorted({m for v in versions for m in v.metrics})
-    table = Table(title=f"{name} @ {uri}")
+    table = Table(title=f"{name} @ {context.tracking_uri}")
     for column in ("version", "aliases", "status", *metric_names, "data", "created"):
         table.add_column(column)
     for info in versions:
@@ -236,6 +326,8 @@ def show(
         )
     # Not a terminal (a pipe, a log): do not squeeze the table into 80 columns.
     (console if console.is_terminal else Console(width=160)).print(table)
+    for problem in problems:
+        errors.print(f"warning: {problem} (`python -m training reconcile {name}` repairs it)")
 
 
 @app.command("sync-stores")

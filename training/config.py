@@ -3,14 +3,22 @@
 Precedence (highest first): CLI flags of ``python -m training run``, environment variables
 ``STRATUS_TRAINING_<SECTION>__<KEY>`` (e.g. ``STRATUS_TRAINING_MODEL__ESTIMATOR=random_forest``,
 ``STRATUS_TRAINING_PUBLISH__STORES='["s3://models/stratus"]'``), the YAML file, the defaults below.
-Every invalid value is reported with its full dotted key (``model.search.cv``).
+
+The layering is pydantic-settings' own ordered sources (init kwargs → ``EnvSettingsSource`` →
+``YamlConfigSettingsSource``), which merge config sections key by key. The one addition: a
+free-form map (``REPLACED_MAPPINGS``, e.g. ``model.params``) given by a higher source replaces the
+lower source's map whole — the YAML's ``max_iter`` must not leak into the parameters of another
+estimator chosen through the environment. Every invalid value is reported with its dotted key.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +29,9 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    YamlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError
 
 from training.errors import ConfigError
 
@@ -38,6 +48,8 @@ EstimatorName = Literal[
     "gradient_boosting",
     "hist_gradient_boosting",
 ]
+#: A class label as YAML/JSON can spell it (matched against the target's values).
+Label = bool | int | str
 
 #: Metrics per task and whether higher is better.
 METRICS: dict[Task, dict[str, bool]] = {
@@ -63,6 +75,12 @@ ESTIMATORS: dict[Task, set[str]] = {
 #: Estimators that accept NaN in their input, so imputation may be switched off for them.
 NAN_NATIVE_ESTIMATORS = frozenset({"hist_gradient_boosting", "random_forest"})
 
+#: Free-form mappings: an override replaces them whole (estimator params of another estimator
+#: must not inherit the YAML's), while config sections merge key by key.
+REPLACED_MAPPINGS = frozenset(
+    {"model.params", "model.search.space", "validation.ranges", "gate.min", "gate.max"}
+)
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -86,6 +104,11 @@ class DataConfig(Section):
     features: list[str] | None = Field(None, description="feature columns; default all but target")
     categorical: list[str] = Field(default_factory=list, description="categorical feature columns")
     synthetic_features: int = Field(20, ge=2, le=1000)
+    positive_label: Label | None = Field(
+        None,
+        description="binary classification: the class precision/recall/F1 measure "
+        "(default 1 for 0/1 or True for boolean targets; required for other labels)",
+    )
 
     @field_validator("source")
     @classmethod
@@ -110,6 +133,12 @@ class ValidationConfig(Section):
     min_class_count: int = Field(
         2, ge=1, description="classification: rows needed of every class (for stratified split)"
     )
+    max_cardinality: int = Field(
+        1000,
+        ge=2,
+        description="most distinct values a categorical feature may have (an identifier column "
+        "is not a category)",
+    )
     ranges: dict[str, RangeSpec] = Field(default_factory=dict)
 
 
@@ -118,7 +147,13 @@ class LandConfig(Section):
 
 
 class SplitConfig(Section):
-    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    test_size: float = Field(
+        0.2,
+        gt=0.0,
+        lt=1.0,
+        description="share of rows in the holdout; a row's side is decided by a hash of its "
+        "content (training/split.py), so it is the same for every run and seed",
+    )
 
 
 DerivedKind = Literal["ratio", "product", "sum", "difference", "log1p"]
@@ -144,6 +179,18 @@ class FeaturesConfig(Section):
     )
     scale: bool = True
     derived: list[DerivedFeature] = Field(default_factory=list)
+    max_categories: int | None = Field(
+        50,
+        ge=2,
+        description="one-hot columns per categorical feature at most (the rarest categories "
+        "share one 'infrequent' column); null = one column per category",
+    )
+    min_frequency: int | float | None = Field(
+        None,
+        gt=0,
+        description="categories rarer than this (a count, or a share when < 1) are grouped "
+        "as infrequent",
+    )
 
 
 class SearchConfig(Section):
@@ -186,7 +233,20 @@ class GateConfig(Section):
     tolerance: float = Field(
         0.01, ge=0.0, description="how much worse than the champion the candidate may be"
     )
+    drift_tolerance: float | None = Field(
+        None,
+        ge=0.0,
+        description="how much worse than the drift reference (gate.baseline, else the best "
+        "accepted version) the candidate may be; default: gate.tolerance",
+    )
+    baseline: float | None = Field(
+        None, description="a fixed primary-metric value to bound drift against"
+    )
     compare_with_champion: bool = True
+
+    @property
+    def effective_drift_tolerance(self) -> float:
+        return self.tolerance if self.drift_tolerance is None else self.drift_tolerance
 
 
 class RegistryConfig(Section):
@@ -195,10 +255,23 @@ class RegistryConfig(Section):
     tracking_uri: str | None = Field(
         None, description="default sqlite:///<workdir>/mlflow.db; MLFLOW_TRACKING_URI wins"
     )
+    lock_lease_s: float = Field(
+        300.0,
+        ge=1.0,
+        description="lease of the per-model registry lock (renewed while held; a crashed "
+        "holder's lock may be taken over once it expires)",
+    )
+    lock_wait_s: float = Field(
+        900.0, ge=0.0, description="how long to wait for another run holding the model's lock"
+    )
 
 
 class PublishConfig(Section):
     stores: list[str] = Field(default_factory=lambda: [".stratus/model-store"])
+
+
+#: The YAML file the next ``TrainingConfig(...)`` reads (set by ``load_config``).
+_YAML_FILE: ContextVar[Path | None] = ContextVar("stratus_training_yaml_file", default=None)
 
 
 class TrainingConfig(BaseSettings):
@@ -232,9 +305,12 @@ class TrainingConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment values are merged explicitly in ``load_config`` (so that they sit between the
-        # YAML file and CLI flags); constructing the model only validates what it is given.
-        return (init_settings,)
+        """CLI overrides (init kwargs) > ``STRATUS_TRAINING_*`` > the YAML file > defaults."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _EnvSource(settings_cls)]
+        yaml_file = _YAML_FILE.get()
+        if yaml_file is not None:
+            sources.append(_YamlSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
 
     @model_validator(mode="after")
     def _metrics_fit_task(self) -> TrainingConfig:
@@ -264,6 +340,8 @@ class TrainingConfig(BaseSettings):
                 "data.source: the default dataset is a classification dataset; "
                 "use sklearn:diabetes or your own data for regression"
             )
+        if self.model.task == "regression" and self.data.positive_label is not None:
+            raise ValueError("data.positive_label: only classification targets have classes")
         return self
 
     @property
@@ -288,33 +366,44 @@ class TrainingConfig(BaseSettings):
         return str(Path(path).expanduser().resolve())
 
 
-#: Free-form mappings: an override replaces them whole (estimator params of another estimator
-#: must not inherit the YAML's), while config sections merge key by key.
-REPLACED_MAPPINGS = frozenset(
-    {"model.params", "model.search.space", "validation.ranges", "gate.min", "gate.max"}
-)
+def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
-def deep_merge(
-    base: Mapping[str, Any], override: Mapping[str, Any], _prefix: str = ""
-) -> dict[str, Any]:
-    """``override`` merged into ``base``: sections merge recursively, everything else replaces."""
-    merged = dict(base)
-    for key, value in override.items():
-        current = merged.get(key)
-        dotted = f"{_prefix}{key}"
-        if (
-            isinstance(current, Mapping)
-            and isinstance(value, Mapping)
-            and dotted not in REPLACED_MAPPINGS
-        ):
-            merged[key] = deep_merge(current, value, f"{dotted}.")
-        else:
-            merged[key] = value
-    return merged
+def without_overridden_maps(data: dict[str, Any], higher: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` minus the free-form maps that ``higher`` (a higher-priority source) sets."""
+    result = copy.deepcopy(data)
+    for dotted in REPLACED_MAPPINGS:
+        if _lookup(higher, dotted) is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        node = _lookup(result, ".".join(parents)) if parents else result
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return result
+
+
+class _EnvSource(EnvSettingsSource):
+    """``STRATUS_TRAINING_*``, whose free-form maps yield to CLI overrides'."""
+
+    def __call__(self) -> dict[str, Any]:
+        return without_overridden_maps(super().__call__(), self.current_state)
+
+
+class _YamlSource(YamlConfigSettingsSource):
+    """The YAML file, whose free-form maps yield to the environment's and CLI overrides'."""
+
+    def __call__(self) -> dict[str, Any]:
+        return without_overridden_maps(super().__call__(), self.current_state)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``, or a ``ConfigError`` saying what is wrong with the file."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -332,18 +421,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def environment_overrides() -> dict[str, Any]:
-    """Values of ``STRATUS_TRAINING_*`` variables, nested by ``__`` (read by pydantic-settings)."""
-    source = EnvSettingsSource(
-        TrainingConfig,
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter=ENV_NESTED_DELIMITER,
-        case_sensitive=False,
-    )
+@contextmanager
+def _yaml_file(path: Path) -> Iterator[None]:
+    token = _YAML_FILE.set(path)
     try:
-        return dict(source())
-    except Exception as exc:  # pydantic-settings raises SettingsError for malformed JSON values
-        raise ConfigError(f"invalid {ENV_PREFIX}* environment variable: {exc}") from None
+        yield
+    finally:
+        _YAML_FILE.reset(token)
 
 
 def load_config(
@@ -351,12 +435,14 @@ def load_config(
 ) -> TrainingConfig:
     """The validated config from ``path`` (default ``configs/default.yaml``), env and overrides."""
     config_path = path or DEFAULT_CONFIG
-    data = deep_merge(read_yaml(config_path), environment_overrides())
-    data = deep_merge(data, overrides or {})
+    read_yaml(config_path)  # a missing, malformed or non-mapping file is a clear error first
     try:
-        return TrainingConfig(**data)
+        with _yaml_file(config_path):
+            return TrainingConfig(**dict(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, config_path)) from None
+    except SettingsError as exc:  # e.g. malformed JSON in a STRATUS_TRAINING_* variable
+        raise ConfigError(f"invalid {ENV_PREFIX}* environment variable: {exc}") from None
 
 
 def format_validation_error(exc: ValidationError, path: Path) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TrainingError(RuntimeError):
     """Base class: a failure the CLI reports as a clear message with a non-zero exit."""
@@ -29,6 +31,11 @@ class DataValidationError(TrainingError):
         )
 
 
+class StorageError(TrainingError):
+    """A data lake or model store location cannot be used: its bucket/container does not exist
+    (Stratus never creates one), or credentials are missing or refused."""
+
+
 class RegistryError(TrainingError):
     """A registry operation (promote, rollback, show) cannot be done as asked."""
 
@@ -37,3 +44,7 @@ class PublishError(TrainingError):
     """Publishing the champion to one or more model stores failed."""
 
     exit_code = 4
+
+    def __init__(self, message: str, results: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.results = results or []

@@ -4,6 +4,12 @@
 numeric columns, impute + one-hot categorical columns) → ``model`` (the estimator). The whole
 Pipeline is what gets logged to MLflow, so serving applies exactly the training transformations to
 the raw input columns.
+
+One-hot output is sparse and bounded: at most ``features.max_categories`` columns per feature, the
+rarest categories (and those below ``features.min_frequency``) sharing one "infrequent" column,
+which also takes categories unseen in training. The ``ColumnTransformer`` stacks its output sparse
+when it is mostly zeros (sklearn's ``sparse_threshold``), so a wide categorical costs memory per
+non-zero, not per cell; ``hist_gradient_boosting``, which takes no sparse input, gets it dense.
 """
 
 from __future__ import annotations
@@ -70,7 +76,7 @@ def derived_specs(derived: list[DerivedFeature]) -> tuple[tuple[str, str, tuple[
 
 
 def build_preprocessing(
-    numeric: list[str], categorical: list[str], config: FeaturesConfig
+    numeric: list[str], categorical: list[str], config: FeaturesConfig, *, dense: bool = False
 ) -> ColumnTransformer:
     numeric_steps: list[tuple[str, Any]] = []
     if config.numeric_imputer != "none":
@@ -85,11 +91,29 @@ def build_preprocessing(
         categorical_steps = Pipeline(
             [
                 ("impute", SimpleImputer(strategy="most_frequent")),
-                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                (
+                    "onehot",
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist",
+                        sparse_output=True,
+                        max_categories=config.max_categories,
+                        min_frequency=config.min_frequency,
+                    ),
+                ),
             ]
         )
         transformers.append(("categorical", categorical_steps, categorical))
-    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    return ColumnTransformer(
+        transformers,
+        remainder="drop",
+        verbose_feature_names_out=False,
+        **({"sparse_threshold": 0.0} if dense else {}),
+    )
+
+
+def accepts_sparse(estimator: Any) -> bool:
+    """Whether the estimator's ``fit`` takes a sparse matrix (sklearn's input tags)."""
+    return bool(estimator.__sklearn_tags__().input_tags.sparse)
 
 
 def build_pipeline(
@@ -101,7 +125,12 @@ def build_pipeline(
     return Pipeline(
         [
             ("derive", DerivedFeatures(derived_specs(config.derived))),
-            ("preprocess", build_preprocessing(numeric, categorical, config)),
+            (
+                "preprocess",
+                build_preprocessing(
+                    numeric, categorical, config, dense=not accepts_sparse(estimator)
+                ),
+            ),
             ("model", estimator),
         ]
     )

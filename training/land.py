@@ -54,8 +54,10 @@ def land(frame: pd.DataFrame, processed_url: str) -> LandedData:
     try:
         if fs.exists(target):
             return LandedData(key, url, rows, columns, written=False)
-        fs.makedirs(root, exist_ok=True)
         if is_local_filesystem(fs):
+            # Only local directories are made: on S3/Blob, makedirs would create a missing
+            # bucket/container (checked to exist beforehand, training/locations.py).
+            fs.makedirs(root, exist_ok=True)
             temporary = posixpath.join(root, f".{key}.{uuid.uuid4().hex}.tmp")
             with fs.open(temporary, "wb") as handle:
                 write_parquet(frame, handle)

@@ -19,6 +19,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, make_classificat
 
 from training.config import DataConfig, Task
 from training.errors import DataSourceError
+from training.locations import access_problem
 
 BUNDLED = {"default": "breast_cancer", "sklearn:breast_cancer": "breast_cancer"}
 FileFormat = Literal["csv", "parquet"]
@@ -95,9 +96,7 @@ def _file_format(source: str, configured: str) -> FileFormat:
 def _read_file(source: str, file_format: FileFormat) -> pd.DataFrame:
     try:
         with fsspec.open(source, "rb") as handle:
-            if file_format == "csv":
-                return pd.read_csv(handle)
-            return pd.read_parquet(handle)
+            frame = pd.read_csv(handle) if file_format == "csv" else pd.read_parquet(handle)
     except FileNotFoundError:
         raise DataSourceError(f"data source not found: {source}") from None
     except pd.errors.EmptyDataError:
@@ -108,3 +107,13 @@ def _read_file(source: str, file_format: FileFormat) -> pd.DataFrame:
         raise DataSourceError(
             f"cannot read {source} as {file_format}: {type(exc).__name__}: {exc}"
         ) from None
+    except Exception as exc:  # the cloud SDKs' credential errors are no OSError
+        problem = access_problem(source, exc)
+        if problem is None:
+            raise
+        raise DataSourceError(f"cannot read {source}: {problem}") from None
+    if len(frame) == 0:
+        raise DataSourceError(
+            f"data source {source} has no rows (a header of {len(frame.columns)} columns only)"
+        )
+    return frame

@@ -8,9 +8,12 @@ config hash, metrics).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,8 @@ from training.errors import RegistryError
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
+#: Registered-model tag journaling an alias move in progress (see ``AliasMove``).
+MOVE_TAG = "stratus.alias_move"
 STATUS_TAG = "validation_status"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
@@ -135,22 +140,167 @@ def register(
 def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
     try:
         return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise RegistryError(f"cannot read alias {alias!r} of {name}: {exc.message}") from None
+
+
+def aliases(client: MlflowClient, name: str) -> dict[str, str]:
+    """The model's aliases, ``{alias: version}`` (versions as the registry's canonical strings)."""
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException:
+        raise RegistryError(f"no registered model named {name!r}") from None
+    return {alias: str(version) for alias, version in (model.aliases or {}).items()}
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """A journaled alias move: the target state, and the state it started from.
+
+    Moving two aliases takes two registry writes; a process killed between them would leave
+    ``previous == champion`` (or a champion whose ``previous`` is not what it replaced). So the
+    move is first written as a registered-model tag (``MOVE_TAG``), then applied, then the tag is
+    deleted. A tag still present means a move was interrupted: every command refuses to act on the
+    model until ``reconcile`` completes it (``complete_move``).
+    """
+
+    champion: str
+    previous: str | None
+    from_champion: str | None
+    from_previous: str | None
+    by: str
+    started_at: str
+
+    def describe(self) -> str:
+        previous = f"v{self.previous}" if self.previous else "none"
+        return (
+            f"champion v{self.from_champion or '-'} → v{self.champion}, previous → {previous} "
+            f"(by {self.by}, started {self.started_at})"
+        )
+
+
+def pending_move(client: MlflowClient, name: str) -> AliasMove | None:
+    try:
+        tags = client.get_registered_model(name).tags or {}
     except MlflowException:
         return None
+    raw = tags.get(MOVE_TAG)
+    if raw is None:
+        return None
+    try:
+        return AliasMove(**json.loads(raw))
+    except (TypeError, ValueError):
+        raise RegistryError(
+            f"{name} carries an unreadable {MOVE_TAG} tag ({raw[:200]!r}): an alias move was "
+            "interrupted; check the aliases with `show`, then delete the tag in MLflow"
+        ) from None
 
 
-def move_champion(client: MlflowClient, name: str, version: str) -> str | None:
+def consistency_problems(client: MlflowClient, name: str) -> list[str]:
+    """Why the registry's aliases of ``name`` cannot be trusted as they are (empty: they can)."""
+    problems: list[str] = []
+    move = pending_move(client, name)
+    if move is not None:
+        problems.append(f"an alias move was interrupted: {move.describe()}")
+    current = aliases(client, name)
+    if move is None and PREVIOUS in current and current[PREVIOUS] == current.get(CHAMPION):
+        problems.append(
+            f"'previous' and 'champion' both name v{current[CHAMPION]} (an interrupted alias "
+            "move, or an edit by hand): there is nothing to roll back to"
+        )
+    return problems
+
+
+def require_consistent(client: MlflowClient, name: str) -> None:
+    problems = consistency_problems(client, name)
+    if problems:
+        raise RegistryError(
+            f"the aliases of {name} need repair before anything moves them: "
+            + "; ".join(problems)
+            + f". Run `python -m training reconcile {name}` to repair them and the stores."
+        )
+
+
+def require_consistent_if_registered(client: MlflowClient, name: str) -> None:
+    """``require_consistent`` for a model that exists (a first run has nothing to check)."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return
+        raise
+    require_consistent(client, name)
+
+
+def _apply(client: MlflowClient, name: str, move: AliasMove, guard: Callable[[], None]) -> None:
+    guard()
+    client.set_registered_model_tag(name, MOVE_TAG, json.dumps(asdict(move)))
+    if move.previous is None:
+        if alias_version(client, name, PREVIOUS) is not None:
+            client.delete_registered_model_alias(name, PREVIOUS)
+    else:
+        client.set_registered_model_alias(name, PREVIOUS, move.previous)
+    client.set_registered_model_alias(name, CHAMPION, move.champion)
+    client.delete_registered_model_tag(name, MOVE_TAG)
+
+
+def _move(
+    client: MlflowClient,
+    name: str,
+    *,
+    champion: str,
+    previous: str | None,
+    by: str,
+    guard: Callable[[], None],
+) -> None:
+    current = aliases(client, name)
+    move = AliasMove(
+        champion=champion,
+        previous=previous,
+        from_champion=current.get(CHAMPION),
+        from_previous=current.get(PREVIOUS),
+        by=by,
+        started_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    )
+    _apply(client, name, move, guard)
+
+
+def _no_guard() -> None:
+    return None
+
+
+def move_champion(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    *,
+    by: str = "training",
+    guard: Callable[[], None] = _no_guard,
+) -> str | None:
     """Point ``champion`` at ``version``; the replaced champion becomes ``previous``.
 
-    Returns the replaced champion's version (``None`` if there was none or it is the same).
+    Returns the replaced champion's version (``None`` if there was none or it is the same: a
+    champion promoted again keeps its ``previous``). ``guard`` runs before the first write (the
+    lock's ``check``).
     """
+    require_consistent(client, name)
     current = alias_version(client, name, CHAMPION)
-    replaced = None
-    if current is not None and str(current.version) != str(version):
-        client.set_registered_model_alias(name, PREVIOUS, current.version)
-        replaced = str(current.version)
-    client.set_registered_model_alias(name, CHAMPION, version)
+    if current is not None and str(current.version) == str(version):
+        return None
+    replaced = str(current.version) if current is not None else None
+    previous = replaced if replaced is not None else aliases(client, name).get(PREVIOUS)
+    _move(client, name, champion=str(version), previous=previous, by=by, guard=guard)
     return replaced
+
+
+def normalise_version(client: MlflowClient, name: str, version: str) -> str:
+    """The registry's own spelling of ``version`` (``"03"`` → ``"3"``), or a clear error."""
+    text = version.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise RegistryError(f"a model version is a positive number like 3, got {version!r}")
+    return str(get_version(client, name, str(int(text))).version)
 
 
 def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
@@ -167,9 +317,20 @@ def require_model(client: MlflowClient, name: str) -> None:
         raise RegistryError(f"no registered model named {name!r}") from None
 
 
-def promote(client: MlflowClient, name: str, version: str, *, force: bool = False) -> str | None:
-    """Make ``version`` the champion by hand; rejected versions need ``force``."""
+def promote(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    *,
+    force: bool = False,
+    guard: Callable[[], None] = _no_guard,
+) -> tuple[str, str | None]:
+    """Make ``version`` the champion by hand; rejected versions need ``force``.
+
+    Returns (the normalised version, the replaced champion or ``None``).
+    """
     require_model(client, name)
+    version = normalise_version(client, name, version)
     candidate = get_version(client, name, version)
     status = candidate.tags.get(STATUS_TAG)
     if status == REJECTED and not force:
@@ -177,22 +338,56 @@ def promote(client: MlflowClient, name: str, version: str, *, force: bool = Fals
             f"{name} v{version} was rejected by the gate ({candidate.tags.get('gate', '')}); "
             "pass --force to promote it anyway"
         )
-    return move_champion(client, name, str(version))
+    return version, move_champion(client, name, version, by="promote", guard=guard)
 
 
-def rollback(client: MlflowClient, name: str) -> tuple[str, str]:
-    """``champion`` ← ``previous``; returns (restored version, demoted version)."""
+def rollback(
+    client: MlflowClient, name: str, *, guard: Callable[[], None] = _no_guard
+) -> tuple[str, str]:
+    """``champion`` ← ``previous`` and ``previous`` removed; returns (restored, demoted)."""
     require_model(client, name)
-    previous = alias_version(client, name, PREVIOUS)
+    require_consistent(client, name)
+    current = aliases(client, name)
+    previous = current.get(PREVIOUS)
     if previous is None:
         raise RegistryError(f"model {name!r} has no {PREVIOUS!r} version to roll back to")
-    current = alias_version(client, name, CHAMPION)
-    client.set_registered_model_alias(name, CHAMPION, previous.version)
-    client.delete_registered_model_alias(name, PREVIOUS)
-    demoted = str(current.version) if current is not None else ""
-    if current is not None:
-        client.set_model_version_tag(name, current.version, "rolled_back", "true")
-    return str(previous.version), demoted
+    demoted = current.get(CHAMPION, "")
+    _move(client, name, champion=previous, previous=None, by="rollback", guard=guard)
+    if demoted:
+        client.set_model_version_tag(name, demoted, "rolled_back", "true")
+    return previous, demoted
+
+
+def repair(client: MlflowClient, name: str, *, guard: Callable[[], None] = _no_guard) -> list[str]:
+    """Make the aliases consistent again; returns what was changed (``reconcile``).
+
+    An interrupted move is completed when the aliases are still in a state the move passes
+    through (its start, partly applied, or done); ``previous == champion`` without a journal
+    loses the stale ``previous``.
+    """
+    require_model(client, name)
+    changes: list[str] = []
+    move = pending_move(client, name)
+    if move is not None:
+        current = aliases(client, name)
+        champion_ok = current.get(CHAMPION) in (move.from_champion, move.champion)
+        previous_ok = current.get(PREVIOUS) in (move.from_previous, move.previous)
+        if not (champion_ok and previous_ok):
+            raise RegistryError(
+                f"{name}: an interrupted alias move ({move.describe()}) cannot be completed: the "
+                f"aliases changed since (now {current}). Set them with `promote`, then delete the "
+                f"registered-model tag {MOVE_TAG!r}"
+            )
+        _apply(client, name, move, guard)
+        changes.append(f"completed the interrupted alias move: {move.describe()}")
+    current = aliases(client, name)
+    if PREVIOUS in current and current[PREVIOUS] == current.get(CHAMPION):
+        guard()
+        client.delete_registered_model_alias(name, PREVIOUS)
+        changes.append(
+            f"removed alias 'previous' (it named the champion v{current[CHAMPION]} itself)"
+        )
+    return changes
 
 
 @dataclass(frozen=True)
@@ -245,7 +440,10 @@ def version_tags(
     gate_summary: str,
     estimator: str,
     task: str,
+    comparability: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
+    """The lineage and gate tags of a new version. ``comparability``: what later gates need to
+    compare with it (split rule and test size, input schema, what its metrics measure)."""
     tags = {
         "data_fingerprint": fingerprint,
         "data_url": data_url,
@@ -256,6 +454,7 @@ def version_tags(
         "estimator": estimator,
         "task": task,
     }
+    tags.update(comparability or {})
     tags.update({f"metric.{name}": f"{value:.6f}" for name, value in metrics.items()})
     return tags
 

@@ -1,6 +1,13 @@
-"""The runner: composes the stages load → validate → land → split → train → evaluate → gate →
-register → publish. Nothing touches MLflow or a model store before the data has been validated
-and the estimator configuration checked, so bad input changes nothing.
+"""The runner: composes the stages load → validate → split → land → train → evaluate → log →
+(under the model's registry lock) gate → register → move aliases → publish.
+
+Every check that bad input or a bad config can fail runs before anything is written: the object
+store locations exist and are reachable, the data validates, the estimator parameters and search
+values are valid, the split leaves every class in the holdout and in every CV fold. Then the data
+is landed, and the search, the refit and the evaluation run before an MLflow run is started, so
+a failure there leaves no half-filled (FAILED) run behind. Only the steps that read or move the
+aliases hold the lock (``training/lock.py``): training runs in parallel, the gate compares with
+the champion it replaces, and publishing mirrors the registry's aliases as they are then.
 """
 
 from __future__ import annotations
@@ -11,24 +18,37 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from sklearn.model_selection import train_test_split
+from mlflow.models.model import ModelInfo
 from sklearn.pipeline import Pipeline
 
 from training import registry
+from training.compare import champion_comparison, comparability_tags, drift_reference
 from training.config import TrainingConfig
-from training.errors import ConfigError, RegistryError
+from training.errors import ConfigError, DataValidationError, RegistryError
 from training.evaluate import evaluate, evaluation_figure
 from training.features import build_pipeline
-from training.gate import ChampionScore, GateDecision, decide
+from training.gate import GateDecision, decide
 from training.land import LandedData, land
 from training.load import load_data
+from training.locations import check_location
+from training.lock import RegistryLock
+from training.metrics import MetricSpec, metric_spec
 from training.progress import Reporter, SilentReporter
 from training.publish import Published, publish
-from training.train import SearchResult, check_search_space, make_estimator, search
-from training.validate import validate_data
+from training.split import SplitData, check_split, split
+from training.train import (
+    SearchError,
+    SearchPlan,
+    SearchResult,
+    check_search_space,
+    fold_problems,
+    make_estimator,
+    plan_search,
+    search,
+)
+from training.validate import cardinality_notes, validate_data
 
 
 @dataclass
@@ -45,27 +65,9 @@ class RunResult:
     best_params: dict[str, Any]
     cv_score: float | None
     replaced_champion: str | None
+    metric_scope: str = ""
     published: list[Published] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class SplitData:
-    x_train: pd.DataFrame
-    x_test: pd.DataFrame
-    y_train: pd.Series
-    y_test: pd.Series
-
-
-def split(frame: pd.DataFrame, config: TrainingConfig) -> SplitData:
-    target = config.data.target
-    x = frame.drop(columns=[target])
-    y = frame[target]
-    stratify = y if config.model.task == "classification" else None
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=config.split.test_size, random_state=config.seed, stratify=stratify
-    )
-    return SplitData(x_train, x_test, y_train, y_test)
 
 
 def prepare_model(config: TrainingConfig, features: list[str]) -> Pipeline:
@@ -90,60 +92,231 @@ def prepare_model(config: TrainingConfig, features: list[str]) -> Pipeline:
     return pipeline
 
 
-def champion_score(
-    client: MlflowClient, config: TrainingConfig, data: SplitData
-) -> ChampionScore | None:
-    """The current champion's primary metric — on this holdout when it takes the same columns."""
-    name, metric = config.registry.model_name, config.primary_metric
-    current = registry.alias_version(client, name, registry.CHAMPION)
-    if current is None:
-        return None
-    version = str(current.version)
+def check_locations(config: TrainingConfig) -> None:
+    """The data lake and every model store exist and are reachable (nothing is created)."""
+    check_location(config.resolve(config.land.processed_url), "land.processed_url")
+    for store in config.publish.stores:
+        check_location(config.resolve(store), "publish.stores")
+
+
+def target_spec(config: TrainingConfig, y: Any, source: str) -> MetricSpec:
     try:
-        model = registry.load_version(name, version)
-        columns = registry.model_input_columns(model)
-        if columns is not None and set(columns) == set(data.x_test.columns):
-            measured = evaluate(model, data.x_test[columns], data.y_test, config.model.task)
-            return ChampionScore(version, measured.metrics[metric], "the candidate's holdout")
-    except Exception:  # an incompatible or unloadable champion falls back to its recorded metric
-        pass
-    recorded = current.tags.get(f"metric.{metric}")
-    if recorded is None:
-        return None
-    return ChampionScore(version, float(recorded), "its own holdout (recorded)")
+        return metric_spec(config.model.task, y, config.data.positive_label)
+    except ValueError as exc:
+        raise DataValidationError(source, [str(exc)]) from None
 
 
-def run_pipeline(config: TrainingConfig, reporter: Reporter | None = None) -> RunResult:
+def plan_split(
+    frame: Any, config: TrainingConfig, spec: MetricSpec, source: str
+) -> tuple[SplitData, SearchPlan | None]:
+    """The split and the search plan, or every reason they would give meaningless scores."""
+    data = split(frame, config)
+    failures = check_split(data, spec)
+    plan = None
+    if not failures:
+        plan = plan_search(
+            config.model, spec, config.primary_metric, config.seed, data.x_train, data.y_train
+        )
+        if plan is not None:
+            failures.extend(fold_problems(plan, data.y_train))
+    if failures:
+        raise DataValidationError(source, failures)
+    return data, plan
+
+
+def run_pipeline(
+    config: TrainingConfig, reporter: Reporter | None = None, *, tracking_uri: str | None = None
+) -> RunResult:
+    """Run the whole pipeline. ``tracking_uri`` (the CLI flag) wins over every other setting."""
     report = reporter or SilentReporter()
     workdir = Path(config.workdir).expanduser().resolve()
     source = config.resolve(config.data.source)
 
     with report.stage("load"):
+        check_locations(config)
         frame = load_data(config.data, source=source, task=config.model.task, seed=config.seed)
     with report.stage("validate"):
         frame = validate_data(frame, config, source)
+        for note in cardinality_notes(frame, config):
+            report.note(note)
+        spec = target_spec(config, frame[config.data.target], source)
     features = [c for c in frame.columns if c != config.data.target]
     pipeline = prepare_model(config, features)
-    with report.stage("land"):
-        landed = land(frame, config.resolve(config.land.processed_url))
     with report.stage("split"):
-        data = split(frame, config)
-        del frame
+        data, plan = plan_split(frame, config, spec, source)
 
-    tracking_uri = registry.resolve_tracking_uri(config.registry.tracking_uri, workdir)
-    client = registry.client_for(tracking_uri)
+    uri = tracking_uri or registry.resolve_tracking_uri(config.registry.tracking_uri, workdir)
+    client = registry.client_for(uri)
+    name = config.registry.model_name
     try:
-        experiment_id = registry.ensure_experiment(
-            client, config.registry.experiment, tracking_uri, workdir
-        )
+        experiment_id = registry.ensure_experiment(client, config.registry.experiment, uri, workdir)
+        registry.require_consistent_if_registered(client, name)  # before landing and training
     except MlflowException as exc:
         raise RegistryError(
-            f"cannot use the MLflow tracking server at {tracking_uri}: {exc.message}"
+            f"cannot use the MLflow tracking server at {uri}: {exc.message}"
         ) from None
+
+    with report.stage("land"):
+        landed = land(frame, config.resolve(config.land.processed_url))
+        del frame
+
+    with report.stage("train"):
+        try:
+            result = search(
+                pipeline,
+                data.x_train,
+                data.y_train,
+                plan=plan,
+                n_jobs=config.model.n_jobs,
+                on_trial=report.trial,
+            )
+        except SearchError as exc:
+            raise ConfigError(f"model.search: {exc}") from None
+    for failure in result.failures:
+        report.note(f"warning: {failure.splitlines()[0] if failure else failure}")
+    with report.stage("evaluate"):
+        evaluation = evaluate(result.model, data.x_test, data.y_test, spec)
+        metrics = evaluation.metrics
+        figure = evaluation_figure(data.y_test, evaluation.predicted, config.model.task)
+
+    run_id, model_info = _log_run(
+        config, experiment_id, source, landed, plan, result, metrics, figure, spec, data, report
+    )
+
+    lock = RegistryLock(
+        client,
+        name,
+        purpose=f"training run {run_id}",
+        lease_s=config.registry.lock_lease_s,
+        wait_s=config.registry.lock_wait_s,
+        on_wait=report.note,
+    )
+    candidate = Candidate(result, data, spec, metrics, landed, run_id, model_info)
+    try:
+        with lock:
+            return _decide_register_publish(client, config, lock, report, candidate, uri)
+    except MlflowException as exc:
+        raise RegistryError(f"the MLflow registry at {uri} failed: {exc.message}") from None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained, evaluated and logged model on its way through the gate."""
+
+    result: SearchResult
+    data: SplitData
+    spec: MetricSpec
+    metrics: dict[str, float]
+    landed: LandedData
+    run_id: str
+    model_info: ModelInfo
+
+
+def _decide_register_publish(
+    client: MlflowClient,
+    config: TrainingConfig,
+    lock: RegistryLock,
+    report: Reporter,
+    candidate: Candidate,
+    uri: str,
+) -> RunResult:
+    """The part of a run that holds the model's lock: gate → register → aliases → publish."""
+    name, run_id = config.registry.model_name, candidate.run_id
+    registry.require_consistent_if_registered(client, name)
+    with report.stage("gate"):
+        decision = _gate(client, config, candidate)
+    status = registry.ACCEPTED if decision.accepted else registry.REJECTED
+    tags = registry.version_tags(
+        fingerprint=candidate.landed.fingerprint,
+        data_url=candidate.landed.url,
+        config_hash=config.config_hash(),
+        metrics=candidate.metrics,
+        status=status,
+        gate_summary=decision.summary,
+        estimator=config.model.estimator,
+        task=config.model.task,
+        comparability=comparability_tags(candidate.spec, candidate.data),
+    )
+    with report.stage("register"):
+        lock.check()
+        version = registry.register(client, name, candidate.model_info, run_id, tags)
+        client.set_tag(run_id, registry.STATUS_TAG, status)
+        replaced = (
+            registry.move_champion(
+                client, name, str(version.version), by=f"run {run_id}", guard=lock.check
+            )
+            if decision.accepted
+            else None
+        )
+    outcome = RunResult(
+        model_name=name,
+        version=str(version.version),
+        accepted=decision.accepted,
+        gate=decision,
+        metrics=candidate.metrics,
+        run_id=run_id,
+        tracking_uri=uri,
+        experiment=config.registry.experiment,
+        landed=candidate.landed,
+        best_params=candidate.result.best_params,
+        cv_score=candidate.result.best_score,
+        replaced_champion=replaced,
+        metric_scope=candidate.spec.describe(),
+        timings=getattr(report, "timings", {}),
+    )
+    if decision.accepted and config.publish.stores:
+        with report.stage("publish"):
+            lock.check()
+            outcome.published = publish(
+                [config.resolve(store) for store in config.publish.stores],
+                client=client,
+                name=name,
+            )
+    return outcome
+
+
+def _gate(client: MlflowClient, config: TrainingConfig, candidate: Candidate) -> GateDecision:
     name = config.registry.model_name
+    current = registry.alias_version(client, name, registry.CHAMPION)
+    champion = (
+        champion_comparison(
+            current,
+            load=lambda version: registry.load_version(name, version),
+            candidate=candidate.result.model,
+            data=candidate.data,
+            spec=candidate.spec,
+            config=config,
+        )
+        if current is not None
+        else None
+    )
+    reference = drift_reference(client, config, candidate.spec, candidate.data)
+    return decide(candidate.metrics, config, champion, reference)
+
+
+def _log_run(
+    config: TrainingConfig,
+    experiment_id: str,
+    source: str,
+    landed: LandedData,
+    plan: SearchPlan | None,
+    result: SearchResult,
+    metrics: dict[str, float],
+    figure: Any,
+    spec: MetricSpec,
+    data: SplitData,
+    report: Reporter,
+) -> tuple[str, ModelInfo]:
+    """One MLflow run with everything measured (started only now: nothing above can leave a
+    FAILED run behind)."""
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        run_id = run.info.run_id
-        mlflow.set_tags({"data_fingerprint": landed.fingerprint, "data_url": landed.url})
+        mlflow.set_tags(
+            {
+                "data_fingerprint": landed.fingerprint,
+                "data_url": landed.url,
+                "metric_scope": spec.describe(),
+            }
+        )
         mlflow.log_params(
             {
                 "source": source,
@@ -151,86 +324,22 @@ def run_pipeline(config: TrainingConfig, reporter: Reporter | None = None) -> Ru
                 "estimator": config.model.estimator,
                 "search": config.model.search.kind,
                 "rows": landed.rows,
+                "holdout_rows": len(data.y_test),
                 "seed": config.seed,
             }
         )
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
-        with report.stage("train"):
-            result: SearchResult = search(
-                pipeline,
-                data.x_train,
-                data.y_train,
-                config=config.model,
-                primary_metric=config.primary_metric,
-                seed=config.seed,
-                on_trial=report.trial,
-            )
         if result.best_params:
             mlflow.log_params({f"best.{k}": v for k, v in result.best_params.items()})
         if result.trials:
             mlflow.log_text(json.dumps(result.trials, indent=2, default=str), "search_trials.json")
-        if result.best_score is not None:
-            mlflow.log_metric(f"cv_{result.scorer}", result.best_score)
-        with report.stage("evaluate"):
-            evaluation = evaluate(result.model, data.x_test, data.y_test, config.model.task)
-            metrics = evaluation.metrics
-            mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
-            figure = evaluation_figure(data.y_test, evaluation.predicted, config.model.task)
-            plot = (
-                "confusion_matrix.png" if config.model.task == "classification" else "residuals.png"
-            )
-            mlflow.log_figure(figure, plot)
+        if result.failures:
+            mlflow.log_text("\n\n".join(result.failures), "search_failures.txt")
+        if result.best_score is not None and plan is not None:
+            mlflow.log_metric(f"cv_{plan.primary}", result.best_score)
+        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+        plot = "confusion_matrix.png" if config.model.task == "classification" else "residuals.png"
+        mlflow.log_figure(figure, plot)
         with report.stage("log model"):
             model_info = registry.log_model(result.model, data.x_train)
-
-    with report.stage("gate"):
-        champion = (
-            champion_score(client, config, data) if config.gate.compare_with_champion else None
-        )
-        decision = decide(metrics, config, champion)
-    status = registry.ACCEPTED if decision.accepted else registry.REJECTED
-    tags = registry.version_tags(
-        fingerprint=landed.fingerprint,
-        data_url=landed.url,
-        config_hash=config.config_hash(),
-        metrics=metrics,
-        status=status,
-        gate_summary=decision.summary,
-        estimator=config.model.estimator,
-        task=config.model.task,
-    )
-    with report.stage("register"):
-        version = registry.register(client, name, model_info, run_id, tags)
-        client.set_tag(run_id, registry.STATUS_TAG, status)
-        replaced = (
-            registry.move_champion(client, name, str(version.version))
-            if decision.accepted
-            else None
-        )
-
-    outcome = RunResult(
-        model_name=name,
-        version=str(version.version),
-        accepted=decision.accepted,
-        gate=decision,
-        metrics=metrics,
-        run_id=run_id,
-        tracking_uri=tracking_uri,
-        experiment=config.registry.experiment,
-        landed=landed,
-        best_params=result.best_params,
-        cv_score=result.best_score,
-        replaced_champion=replaced,
-        timings=getattr(report, "timings", {}),
-    )
-    if decision.accepted and config.publish.stores:
-        with report.stage("publish"):
-            outcome.published = publish(
-                [config.resolve(store) for store in config.publish.stores],
-                name=name,
-                version=outcome.version,
-                run_id=run_id,
-                metrics=metrics,
-                tags={k: v for k, v in tags.items() if not k.startswith("metric.")},
-            )
-    return outcome
+        return str(run.info.run_id), model_info

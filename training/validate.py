@@ -1,11 +1,13 @@
 """Stage 2 — validate: a pandera schema built from the config, checked lazily so that every failure
-(missing columns, types, ranges, nulls, duplicates, target classes, row count) is reported at once.
+(missing columns, types, infinite values, ranges, nulls, duplicates, categorical cardinality,
+target classes, row count) is reported at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
@@ -47,6 +49,7 @@ def build_schema(features: list[str], config: TrainingConfig) -> pa.DataFrameSch
                     name="numeric",
                 )
             )
+            checks.append(_finite_check())
         bounds = rules.ranges.get(name)
         if bounds is not None and bounds.min is not None:
             checks.append(pa.Check.ge(bounds.min))
@@ -102,6 +105,20 @@ def duplicate_fraction(frame: pd.DataFrame) -> float:
     return float(frame.loc[candidates].duplicated().sum()) / len(frame)
 
 
+def _finite_check() -> pa.Check:
+    """NaN is the null checks' business; ``inf``/``-inf`` would poison every fit and metric."""
+
+    def finite(column: pd.Series) -> pd.Series | bool:
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            return True  # reported by the numeric check
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        return pd.Series(~np.isinf(values), index=column.index)
+
+    return pa.Check(
+        finite, element_wise=False, error="contains infinite values (inf/-inf)", name="finite"
+    )
+
+
 def _target_checks(config: TrainingConfig) -> list[pa.Check]:
     if config.model.task == "regression":
         return [
@@ -110,7 +127,8 @@ def _target_checks(config: TrainingConfig) -> list[pa.Check]:
                 element_wise=False,
                 error="regression target must be numeric",
                 name="numeric_target",
-            )
+            ),
+            _finite_check(),
         ]
     minimum = config.validation.min_class_count
     return [
@@ -139,6 +157,7 @@ def validate_data(frame: pd.DataFrame, config: TrainingConfig, source: str) -> p
     failures.extend(
         f"data.categorical names {name!r}, which is not a feature" for name in unknown_categorical
     )
+    failures.extend(cardinality_failures(frame, config))
     schema = build_schema(features, config)
     try:
         schema.validate(frame, lazy=True)
@@ -149,6 +168,40 @@ def validate_data(frame: pd.DataFrame, config: TrainingConfig, source: str) -> p
     if failures:
         raise DataValidationError(source, failures)
     return frame[[*features, config.data.target]]
+
+
+def _distinct(frame: pd.DataFrame, config: TrainingConfig) -> dict[str, int]:
+    return {
+        name: int(frame[name].nunique(dropna=True))
+        for name in config.data.categorical
+        if name in frame.columns
+    }
+
+
+def cardinality_failures(frame: pd.DataFrame, config: TrainingConfig) -> list[str]:
+    """A categorical with more distinct values than ``validation.max_cardinality`` (an identifier,
+    a free-text field) is an error: it would add a column per value and generalise to nothing."""
+    limit = config.validation.max_cardinality
+    return [
+        f"column {name!r}: {count} distinct values in {len(frame)} rows, more than "
+        f"validation.max_cardinality={limit} (an identifier or free text is not a category: "
+        "drop it from data.features, or raise the limit)"
+        for name, count in _distinct(frame, config).items()
+        if count > limit
+    ]
+
+
+def cardinality_notes(frame: pd.DataFrame, config: TrainingConfig) -> list[str]:
+    """Warnings for categoricals wider than ``features.max_categories`` (grouped, not dropped)."""
+    width = config.features.max_categories
+    if width is None:
+        return []
+    return [
+        f"warning: column {name!r} has {count} distinct values; the {width - 1} most frequent get "
+        "a one-hot column each, the rest share one 'infrequent' column (features.max_categories)"
+        for name, count in _distinct(frame, config).items()
+        if width < count <= config.validation.max_cardinality
+    ]
 
 
 def _describe(cases: pd.DataFrame) -> list[str]:

@@ -1,5 +1,5 @@
-"""Every bad input: a clear message naming what is wrong and where, a non-zero exit, no model
-registered, no alias moved, nothing written to a model store."""
+"""Every bad input: a clear message naming what is wrong and where, exit 1, no model registered, no
+alias moved, nothing written to a model store or the data lake, and no MLflow run left behind."""
 
 from __future__ import annotations
 
@@ -61,6 +61,36 @@ def _single_class(frame: Any) -> Any:
     return frame.assign(target=0)
 
 
+def _rare_class(in_holdout: int, in_training: int) -> Callable[[Any], Any]:
+    """Class 1 on exactly ``in_holdout`` rows of the default holdout (test_size 0.2) and
+    ``in_training`` rows of the training split; class 0 everywhere else."""
+
+    def change(frame: Any) -> Any:
+        from training.split import row_positions
+
+        positions = row_positions(frame.assign(target=1))  # where each row goes as a positive
+        holdout = [i for i in range(len(frame)) if positions[i] < 0.2][:in_holdout]
+        training = [i for i in range(len(frame)) if positions[i] >= 0.2][:in_training]
+        frame["target"] = 0
+        frame.loc[holdout + training, "target"] = 1
+        return frame
+
+    return change
+
+
+def _infinite(frame: Any) -> Any:
+    frame.loc[3, "f01"] = np.inf
+    return frame
+
+
+def _string_labels(frame: Any) -> Any:
+    return frame.assign(target=np.where(frame["target"] == 1, "yes", "no"))
+
+
+def _identifier(frame: Any) -> Any:
+    return frame.assign(user=[f"user-{i}" for i in range(len(frame))])
+
+
 def _nan_target(frame: Any) -> Any:
     frame["target"] = frame["target"].astype("float64")
     frame.loc[[2, 9], "target"] = np.nan
@@ -95,9 +125,65 @@ CASES: list[tuple[str, Callable[[Path], dict[str, Any]], list[str]]] = [
         ["failed validation", "column 'f01': missing column"],
     ),
     (
-        "empty data",
+        "header-only CSV",
         lambda d: {"data": {"source": _csv(d, "empty.csv", lambda f: f.head(0))}},
-        ["failed validation", "data: needs at least 50 rows"],
+        ["empty.csv has no rows (a header of 5 columns only)"],
+    ),
+    (
+        "inf in a feature",
+        lambda d: {"data": {"source": _csv(d, "inf.csv", _infinite)}},
+        ["column 'f01': contains infinite values (inf/-inf) (rows 3)"],
+    ),
+    (
+        "invalid search value",
+        lambda d: {"model": {"search": {"kind": "grid", "space": {"penalty": ["l2", "l3"]}}}},
+        ["model.search.space: The 'penalty' parameter of LogisticRegression", "Got 'l3'"],
+    ),
+    (
+        "invalid estimator parameter value",
+        lambda d: {"model": {"params": {"C": -1.0}}},
+        ["model.params: The 'C' parameter of LogisticRegression", "Got -1.0"],
+    ),
+    (
+        "test_size too small",
+        lambda d: {"split": {"test_size": 0.001}},
+        ["split.test_size=0.001 puts 0 of 569 rows in the holdout", "no row of class 0"],
+    ),
+    (
+        "a class too rare for the holdout",
+        lambda d: {
+            "data": {"source": _csv(d, "rare.csv", _rare_class(0, 2))},
+            "gate": {"min": {"roc_auc": 0.5}},
+        },
+        ["no row of class 1 (2 rows of it in the data)"],
+    ),
+    (
+        "a class too rare for every CV fold",
+        lambda d: {
+            "data": {"source": _csv(d, "folds.csv", _rare_class(1, 3))},
+            "model": {"search": {"kind": "grid", "space": {"C": [0.1, 1.0]}, "cv": 5}},
+        },
+        ["CV fold", "has no row of class 1", "lower model.search.cv or add rows"],
+    ),
+    (
+        "unknown positive label",
+        lambda d: {"data": {"positive_label": 7}},
+        ["data.positive_label 7 is not a label of the target (labels: 0, 1)"],
+    ),
+    (
+        "string labels without a positive label",
+        lambda d: {
+            "data": {"source": _csv(d, "labels.csv", _string_labels), "positive_label": None}
+        },
+        ["data.positive_label: the binary target has labels 'no', 'yes'"],
+    ),
+    (
+        "an identifier as a categorical",
+        lambda d: {
+            "data": {"source": _csv(d, "ids.csv", _identifier), "categorical": ["user"]},
+            "validation": {"max_cardinality": 100},
+        },
+        ["column 'user': 120 distinct values in 120 rows, more than validation.max_cardinality"],
     ),
     (
         "single class",
@@ -136,6 +222,8 @@ def test_bad_input_is_reported_and_changes_nothing(
     versions_before = len(client.search_model_versions(f"name = '{registered.name}'"))
     aliases_before = dict(client.get_registered_model(registered.name).aliases)
     store_before = _store_snapshot(registered.store)
+    lake_before = _store_snapshot(registered.directory / "lake")
+    runs_before = _runs(client)
     overrides = _settings(registered.directory, registered.name, registered.store)
     overrides.update(settings(tmp_path))
     if (
@@ -151,9 +239,19 @@ def test_bad_input_is_reported_and_changes_nothing(
     )
 
     assert result.exit_code == 1, result.output
-    assert "error:" in result.output
+    assert result.output.count("error:") == 1, result.output
+    assert "must be numeric" not in result.output
     for message in messages:
         assert message in result.output
     assert len(client.search_model_versions(f"name = '{registered.name}'")) == versions_before
     assert dict(client.get_registered_model(registered.name).aliases) == aliases_before
     assert _store_snapshot(registered.store) == store_before
+    assert _store_snapshot(registered.directory / "lake") == lake_before
+    assert _runs(client) == runs_before  # no run started, so none left FAILED
+
+
+def _runs(client: MlflowClient) -> list[tuple[str, str]]:
+    experiment = client.get_experiment_by_name("stratus-training")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    return sorted((run.info.run_id, run.info.status) for run in runs)

@@ -45,6 +45,7 @@ def test_python_m_training_run_with_no_arguments(workspace: Path) -> None:
     assert f"Model store:      {workspace / '.stratus' / 'model-store'}" in out
     for stage in ("load", "validate", "land", "train", "search trials", "gate", "publish"):
         assert stage in out
+    assert "Metrics:          binary: precision/recall/F1 measure class 0" in out
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     assert str(client.get_model_version_by_alias("stratus-classifier", "champion").version) == "1"
     artifacts = (workspace / ".stratus" / "mlartifacts").rglob("MLmodel")

@@ -98,3 +98,57 @@ def test_cli_unknown_estimator_parameter_is_a_config_error(workspace: Path) -> N
     assert "model.params: logistic_regression has no parameter(s) max_depth" in result.output
     assert not (workspace / ".stratus" / "mlflow.db").exists()
     assert not (workspace / ".stratus" / "model-store").exists()
+
+
+def test_free_form_maps_are_replaced_whole_by_a_higher_source(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sections merge key by key; ``model.params`` & co. are replaced (an estimator chosen in the
+    environment must not inherit the YAML's ``max_iter``)."""
+    monkeypatch.setenv("STRATUS_TRAINING_MODEL__ESTIMATOR", "random_forest")
+    monkeypatch.setenv("STRATUS_TRAINING_MODEL__PARAMS", '{"n_estimators": 5}')
+    monkeypatch.setenv("STRATUS_TRAINING_GATE__MIN", '{"f1": 0.5}')
+    config = load_config()
+    assert config.model.params == {"n_estimators": 5}
+    assert config.gate.min == {"f1": 0.5}
+    assert config.gate.tolerance == 0.01  # the rest of the YAML's gate section is kept
+    overridden = load_config(None, {"model": {"params": {"max_depth": 3}}})
+    assert overridden.model.params == {"max_depth": 3}
+    assert overridden.model.estimator == "random_forest"
+
+
+def test_malformed_json_in_the_environment_is_a_config_error(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRATUS_TRAINING_PUBLISH__STORES", "[not json")
+    with pytest.raises(ConfigError, match=r"invalid STRATUS_TRAINING_\* environment variable"):
+        load_config()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"features": {"max_categories": 1}},
+            "features.max_categories: Input should be greater than or equal to 2",
+        ),
+        ({"gate": {"drift_tolerance": -0.1}}, "gate.drift_tolerance: Input should be greater"),
+        ({"registry": {"lock_lease_s": 0}}, "registry.lock_lease_s: Input should be greater"),
+        (
+            {
+                "data": {"source": "sklearn:diabetes", "positive_label": 1},
+                "model": {"task": "regression", "estimator": "ridge", "search": {"space": {}}},
+                "gate": {"min": {}, "primary_metric": "rmse"},
+            },
+            "data.positive_label: only classification targets have classes",
+        ),
+    ],
+)
+def test_new_keys_are_validated(workspace: Path, override: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(workspace, override))
+    assert message in str(caught.value)
+
+
+def test_the_default_config_names_the_positive_class(workspace: Path) -> None:
+    assert load_config().data.positive_label == 0  # malignant, in the bundled dataset

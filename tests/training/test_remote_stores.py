@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import fsspec
 import mlflow
 import pytest
+import s3fs
 
 from tests.conftest import BlobEndpoint, S3Endpoint
 from tests.training.conftest import invoke, unique_name, write_config
@@ -109,3 +111,77 @@ def test_failing_store_keeps_no_pointer_and_others_publish(workspace: Path) -> N
     assert blocked.read_text() == "a file where the store directory should be"
     fs, root = open_store(str(good))
     assert read_pointer(fs, root, name).version == "1"
+
+
+def _buckets() -> list[str]:
+    return sorted(bucket["Name"] for bucket in boto3.client("s3").list_buckets()["Buckets"])
+
+
+def test_a_mistyped_bucket_is_an_error_and_is_never_created(
+    workspace: Path, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    boto3.client("s3").create_bucket(Bucket="models-real")
+    before = _buckets()
+    config = write_config(workspace, {"registry": {"model_name": unique_name()}})
+    result = invoke(["run", "--config", str(config), "--store", "s3://modles-typo/published"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "publish.stores: bucket 'modles-typo' does not exist (s3://modles-typo/published); "
+        "Stratus never creates buckets" in result.output
+    )
+    landing = write_config(
+        workspace,
+        {"registry": {"model_name": unique_name()}, "land": {"processed_url": "s3://lake-typo/x"}},
+    )
+    result = invoke(["run", "--config", str(landing)])
+    assert result.exit_code == 1, result.output
+    assert "land.processed_url: bucket 'lake-typo' does not exist" in result.output
+    assert _buckets() == before
+    assert not (workspace / ".stratus" / "data-lake").exists()  # nothing landed anywhere
+    assert not (workspace / ".stratus" / "mlflow.db").exists()  # no MLflow run either
+
+
+@pytest.fixture
+def fresh_s3_clients() -> Iterator[None]:
+    """No S3 client cached by earlier tests (with their credentials), none left for later ones."""
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.mark.usefixtures("fresh_s3_clients")
+def test_missing_aws_credentials_are_a_clear_error(
+    workspace: Path, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.url)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(workspace / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(workspace / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    config = write_config(workspace, {"registry": {"model_name": unique_name()}})
+    result = invoke(["run", "--config", str(config), "--store", "s3://models/stratus"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "publish.stores: no AWS credentials to reach s3://models/stratus" in result.output
+    source = write_config(
+        workspace,
+        {"registry": {"model_name": unique_name()}, "data": {"source": "s3://lake/raw/x.csv"}},
+    )
+    result = invoke(["run", "--config", str(source)])
+    assert result.exit_code == 1, result.output
+    assert "cannot read s3://lake/raw/x.csv: no AWS credentials to reach" in result.output
+
+
+def test_a_missing_blob_container_is_an_error_and_is_never_created(
+    workspace: Path, azurite: BlobEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in azurite.env().items():
+        monkeypatch.setenv(key, value)
+    config = write_config(workspace, {"registry": {"model_name": unique_name()}})
+    result = invoke(["run", "--config", str(config), "--store", "az://no-such-models/stratus"])
+    assert result.exit_code == 1, result.output
+    assert "publish.stores: container 'no-such-models' does not exist" in result.output
+    assert "no-such-models" not in [c.rstrip("/") for c in fsspec.filesystem("az").ls("")]

@@ -15,9 +15,8 @@ from training.bundle import open_store, read_pointer
 
 pytestmark = pytest.mark.slow
 
-#: A deliberately worse model: one depth-1 tree with a tiny learning rate on three weak features.
+#: A deliberately worse model: one depth-1 tree with a tiny learning rate.
 WORSE = {
-    "data": {"features": ["mean fractal dimension", "texture error", "smoothness error"]},
     "features": {"derived": []},
     "model": {
         "estimator": "gradient_boosting",

@@ -93,3 +93,52 @@ def test_duplicate_fraction_counts_exact_repeats_only() -> None:
     nearly = pd.concat([frame, frame.iloc[[1]].assign(f00=lambda f: f["f00"] + 1e-12)])
     assert duplicate_fraction(nearly) == 0.0
     assert duplicate_fraction(frame.head(0)) == 0.0
+
+
+def test_values_above_the_configured_maximum_are_reported() -> None:
+    frame = _frame()
+    frame.loc[4, "f02"] = 99.0
+    frame.loc[8, "f02"] = 12.5
+    failures = _failures(frame, validation={"ranges": {"f02": {"max": 10}}})
+    assert failures == ["column 'f02': values above the allowed maximum 10.0 (rows 4, 8)"]
+    validate_data(frame, TrainingConfig(validation={"ranges": {"f02": {"max": 100}}}), "s")
+
+
+def test_infinite_values_are_reported() -> None:
+    frame = _frame()
+    frame.loc[2, "f00"] = np.inf
+    frame.loc[5, "f01"] = -np.inf
+    assert _failures(frame) == [
+        "column 'f00': contains infinite values (inf/-inf) (rows 2)",
+        "column 'f01': contains infinite values (inf/-inf) (rows 5)",
+    ]
+    regression = _frame().assign(target=lambda f: f["f00"] * 2.0)
+    regression.loc[7, "target"] = np.inf
+    failures = _failures(
+        regression, model={"task": "regression", "estimator": "ridge"}, data={"source": "x.csv"}
+    )
+    assert failures == ["column 'target': contains infinite values (inf/-inf) (rows 7)"]
+
+
+def test_categorical_cardinality_is_bounded() -> None:
+    from training.validate import cardinality_notes
+
+    frame = _frame(60).assign(
+        user=[f"u{i}" for i in range(60)], city=[f"c{i % 12}" for i in range(60)]
+    )
+    config = TrainingConfig(
+        data={"categorical": ["user", "city"]},
+        validation={"max_cardinality": 40},
+        features={"max_categories": 10},
+    )
+    with pytest.raises(DataValidationError) as caught:
+        validate_data(frame, config, "data.csv")
+    assert caught.value.failures == [
+        "column 'user': 60 distinct values in 60 rows, more than validation.max_cardinality=40 "
+        "(an identifier or free text is not a category: drop it from data.features, or raise "
+        "the limit)"
+    ]
+    assert cardinality_notes(frame, config) == [
+        "warning: column 'city' has 12 distinct values; the 9 most frequent get a one-hot column "
+        "each, the rest share one 'infrequent' column (features.max_categories)"
+    ]

@@ -1,0 +1,45 @@
+"""``training/land.py``: content-addressed landing of the validated data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from training.land import fingerprint, land
+from training.load import synthetic
+
+
+def _frame(rows: int = 300) -> pd.DataFrame:
+    return synthetic(rows, 6, task="classification", seed=2, target="target")
+
+
+def test_fingerprint_is_content_based_and_landing_is_idempotent(tmp_path: Path) -> None:
+    frame = _frame()
+    assert fingerprint(frame) == fingerprint(frame.copy())
+    changed = frame.copy()
+    changed.loc[0, "f00"] += 1e-9
+    assert fingerprint(changed) != fingerprint(frame)
+    first = land(frame, str(tmp_path / "processed"))
+    assert first.written
+    assert Path(first.url) == tmp_path / "processed" / f"{first.fingerprint}.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(first.url), frame)
+    again = land(frame.copy(), str(tmp_path / "processed"))
+    assert not again.written
+    assert again.url == first.url
+    assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == [Path(first.url).name]
+
+
+def test_renaming_a_column_changes_the_fingerprint_and_lands_a_new_file(tmp_path: Path) -> None:
+    """Same values under another column name are other data (the model's inputs differ)."""
+    frame = _frame()
+    renamed = frame.rename(columns={"f03": "f03_renamed"})
+    assert fingerprint(renamed) != fingerprint(frame)
+    first = land(frame, str(tmp_path / "processed"))
+    second = land(renamed, str(tmp_path / "processed"))
+    assert second.written
+    assert second.url != first.url
+    assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == sorted(
+        [Path(first.url).name, Path(second.url).name]
+    )
+    assert list(pd.read_parquet(second.url).columns) == list(renamed.columns)
