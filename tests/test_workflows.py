@@ -154,7 +154,8 @@ def broken_workflow(tmp_path: Path) -> Path:
         "      - uses: actions/checkout@v4\n"
         "        with:\n"
         "          ref: ${{ github.event.pull_request.head.sha }}\n"
-        "      - run: echo ${{ github.event.pull_request.title }} ${{ github.nope }}\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+        "      - run: echo ${{ steps.nope.outputs.x }}\n"
     )
     return path
 
@@ -176,9 +177,7 @@ def test_actionlint_catches_a_broken_workflow(broken_workflow: Path) -> None:
 def test_zizmor_catches_an_unsafe_workflow(broken_workflow: Path) -> None:
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "zizmor",
+            str(Path(sys.executable).parent / "zizmor"),
             "--offline",
             "--min-severity",
             "low",

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from infra.aws.delivery import SERVICES
 from infra.config import StratusConfigError
-from infra.offline import StackRun, run_stack, stack_config, stack_values
+from infra.offline import StackRun, run_stack, shipped_stacks, stack_config, stack_values
 from infra.offline import azure as azure_mocks
 from infra.offline.aws import ACCOUNT_ID
 
@@ -61,10 +62,7 @@ def test_aws_role_access() -> None:
         for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
         if "-delivery-" in a.inputs["role"]
     }
-    assert attached == {
-        "deploy": "arn:aws:iam::aws:policy/AdministratorAccess",
-        "preview": "arn:aws:iam::aws:policy/ReadOnlyAccess",
-    }
+    assert attached == {"preview": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
     entry = run.one("aws:eks/accessEntry:AccessEntry", "delivery-deploy")
     assert entry.inputs["principalArn"].endswith(f"role/{roles['deploy'].name}-a1b2c3d")
     association = run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "delivery")
@@ -84,6 +82,73 @@ def test_aws_role_access() -> None:
     assert sorted(by_sid["PushImages"]["Resource"]) == repositories
     assert "ecr:PutImage" in by_sid["PushImages"]["Action"]
     assert all(a.startswith("ecr:") for a in by_sid["PushImages"]["Action"])
+
+
+def _deploy_policy(run: StackRun) -> dict[str, dict[str, Any]]:
+    policy = json.loads(
+        run.one("aws:iam/rolePolicy:RolePolicy", "delivery-deploy").inputs["policy"]
+    )
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_aws_deploy_identity_is_not_an_administrator() -> None:
+    by_sid = _deploy_policy(run_stack("aws-dev"))
+    allowed = [s for s in by_sid.values() if s["Effect"] == "Allow"]
+    assert all("*" not in s["Action"] for s in allowed)
+    # IAM writes: only the platform's own names (and the OIDC providers, service-linked roles)
+    iam_writes = {
+        resource
+        for s in allowed
+        for resource in s["Resource"]
+        if any(
+            a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List")) for a in s["Action"]
+        )
+    }
+    account = f"arn:aws:iam::{ACCOUNT_ID}"
+    assert iam_writes == {
+        f"{account}:role/stratus-dev-*",
+        f"{account}:policy/stratus-dev-*",
+        f"{account}:instance-profile/stratus-dev-*",
+        f"{account}:oidc-provider/{HOST}",
+        f"{account}:oidc-provider/oidc.eks.*",
+        f"{account}:role/aws-service-role/*",
+    }
+    # ... never on the CI identities themselves, never attaching AWS's administrator policies
+    own = by_sid["NeverTheCiIdentities"]
+    assert own["Effect"] == "Deny"
+    assert own["Resource"] == [f"{account}:role/stratus-dev-delivery-*"]
+    assert {"iam:Put*", "iam:Attach*", "iam:Update*"} <= set(own["Action"])
+    admin = by_sid["NeverAdministratorPolicies"]
+    assert admin["Effect"] == "Deny"
+    assert (
+        "arn:aws:iam::aws:policy/AdministratorAccess"
+        in admin["Condition"]["ArnEquals"]["iam:PolicyARN"]
+    )
+
+
+AWS_STACKS = [s for s in shipped_stacks() if s.startswith("aws-")]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_aws_deploy_identity_may_manage_everything_the_stack_creates(stack: str) -> None:
+    """A stack that starts using a new AWS service fails here until the deploy identity may."""
+    run = run_stack(stack)
+    env = stack.split("-")[1]
+    modules = {
+        r.type.split(":")[1].split("/")[0] for r in run.resources if r.type.startswith("aws:")
+    }
+    assert modules - {"iam"} <= set(SERVICES), (
+        f"not in SERVICES: {modules - {'iam'} - set(SERVICES)}"
+    )
+    iam_names = [
+        r.name
+        for r in run.resources
+        if r.type
+        in ("aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/instanceProfile:InstanceProfile")
+    ]
+    for name in iam_names:
+        assert name.startswith(f"stratus-{env}-"), name
+        assert "name" not in run.named(name).inputs  # autonamed: the prefix is what AWS sees
 
 
 def test_an_existing_github_provider_is_reused() -> None:

@@ -209,6 +209,8 @@ def build_stack(identity: StackIdentity) -> CloudFoundation:
                 repository_arns=list(registry.arns.values()),
                 registry_key_arn=registry.key_arn,
                 existing_provider_arn=config.delivery.github_oidc_provider_arn,
+                account_id=account_id,
+                name_prefix=f"{base}-",
                 tags=tags,
             ),
         )

@@ -1,9 +1,13 @@
 """GitHub Actions' identities on AWS (see :mod:`infra.delivery`): the account's GitHub OIDC
 provider (or an existing one) and three IAM roles, each trusted by one kind of workflow run.
 
-* ``deploy``: ``AdministratorAccess`` (the stacks create IAM roles, VPCs, EKS and RDS; a narrower
-  policy would have to list most of AWS) and an EKS access entry as cluster admin (the ``-apps``
-  stack and the rollout). Only jobs of the protected GitHub environment get it.
+* ``deploy``: the services the stacks manage (:data:`SERVICES`, every one of them and nothing
+  else), IAM only on the platform's own roles, policies and instance profiles
+  (``<project>-<env>-*``), never on the CI identities themselves and never with AWS's
+  administrator policies; and an EKS access entry as cluster admin (the ``-apps`` stack and the
+  rollout). Only jobs of the protected GitHub environment get it. Not ``AdministratorAccess``:
+  the policy pack refuses it (``aws-iam-no-full-admin``), and a leaked deploy token should not
+  own the account.
 * ``preview``: ``ReadOnlyAccess`` (``pulumi preview`` of the foundation and global stacks).
 * ``images``: push to this foundation's two ECR repositories, nothing else.
 """
@@ -20,10 +24,35 @@ import pulumi_aws as aws
 from infra.aws.policy import Statement, document
 from infra.delivery import CI_ROLES, GITHUB_ISSUER, CiRole
 
-_MANAGED = {
-    "deploy": "arn:aws:iam::aws:policy/AdministratorAccess",
-    "preview": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+_MANAGED = {"preview": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
+
+#: Pulumi module of every AWS resource a shipped stack creates -> the IAM service prefixes its
+#: create/update/delete calls need. A test keeps it complete: a stack that starts using a new
+#: module fails until the deploy identity may manage it.
+SERVICES: dict[str, tuple[str, ...]] = {
+    "autoscaling": ("autoscaling",),
+    "budgets": ("budgets",),
+    "cloudwatch": ("cloudwatch", "logs"),
+    "ec2": ("ec2",),
+    "ecr": ("ecr",),
+    "eks": ("eks",),
+    "kms": ("kms",),
+    "lb": ("elasticloadbalancing",),
+    "rds": ("rds",),
+    "route53": ("route53",),
+    "s3": ("s3",),
+    "secretsmanager": ("secretsmanager",),
+    "sns": ("sns",),
+    "ssm": ("ssm",),
 }
+#: What the programs read besides their own resources (EKS AMI parameters, the caller's account).
+_READS = ["ssm:GetParameter", "ssm:GetParameters", "sts:GetCallerIdentity", "pricing:GetProducts"]
+#: AWS managed policies the deploy identity may never attach (nothing in the stacks needs them).
+_FORBIDDEN_POLICIES = [
+    "arn:aws:iam::aws:policy/AdministratorAccess",
+    "arn:aws:iam::aws:policy/IAMFullAccess",
+    "arn:aws:iam::aws:policy/PowerUserAccess",
+]
 _CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 ECR_PUSH = [
     "ecr:BatchCheckLayerAvailability",
@@ -70,6 +99,10 @@ class DeliveryIdentitiesArgs:
     registry_key_arn: pulumi.Input[str]
     #: The account's GitHub OIDC provider when it exists already (one per account).
     existing_provider_arn: str | None
+    #: The AWS account; IAM rights are confined to its ``role/<name_prefix>*`` and alike.
+    account_id: pulumi.Input[str]
+    #: Prefix of every IAM name the stacks create (``stratus-dev-``).
+    name_prefix: str
     tags: Mapping[str, str]
 
 
@@ -112,6 +145,12 @@ class DeliveryIdentities(pulumi.ComponentResource):
                     opts=child,
                 )
             if role_name == "deploy":
+                aws.iam.RolePolicy(
+                    f"{name}-deploy-manage",
+                    role=role.id,
+                    policy=deploy_policy(args.account_id, args.name_prefix, f"{name}-"),
+                    opts=child,
+                )
                 entry = aws.eks.AccessEntry(
                     f"{name}-deploy-access",
                     cluster_name=args.cluster_name,
@@ -152,3 +191,76 @@ class DeliveryIdentities(pulumi.ComponentResource):
                     opts=child,
                 )
         self.register_outputs({"roleArns": self.role_arns})
+
+
+def deploy_policy(
+    account_id: pulumi.Input[str], name_prefix: str, ci_prefix: str
+) -> pulumi.Output[str]:
+    """What ``pulumi up`` of the stacks needs, and no more than the services they use.
+
+    IAM is the way out of any scoped policy, so it is confined three ways: writes only to IAM
+    names starting ``name_prefix`` (the platform's own roles, policies and instance profiles),
+    never to the CI identities (``ci_prefix``: a deploy token cannot widen its own rights) and
+    never attaching AWS's administrator policies.
+    """
+
+    def arns(kind: str, prefix: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat("arn:aws:iam::", account_id, f":{kind}/{prefix}*")
+
+    own = [arns(kind, name_prefix) for kind in ("role", "policy", "instance-profile")]
+    ci_roles = [arns("role", ci_prefix)]
+    services = sorted({prefix for prefixes in SERVICES.values() for prefix in prefixes})
+    return document(
+        Statement(
+            sid="ManagePlatformServices", actions=[f"{p}:*" for p in services], resources=["*"]
+        ),
+        Statement(sid="ReadInputs", actions=_READS, resources=["*"]),
+        Statement(sid="ReadIam", actions=["iam:Get*", "iam:List*"], resources=["*"]),
+        Statement(sid="ManagePlatformIam", actions=["iam:*"], resources=own),
+        Statement(
+            sid="GithubOidcProvider",
+            actions=["iam:*OpenIDConnectProvider*"],
+            resources=[
+                pulumi.Output.concat(
+                    "arn:aws:iam::",
+                    account_id,
+                    f":oidc-provider/{GITHUB_ISSUER.removeprefix('https://')}",
+                )
+            ],
+        ),
+        Statement(
+            sid="ClusterOidcProviders",
+            actions=["iam:*OpenIDConnectProvider*"],
+            resources=[
+                pulumi.Output.concat("arn:aws:iam::", account_id, ":oidc-provider/oidc.eks.*")
+            ],
+        ),
+        Statement(
+            sid="ServiceLinkedRoles",
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                pulumi.Output.concat("arn:aws:iam::", account_id, ":role/aws-service-role/*")
+            ],
+        ),
+        Statement(
+            sid="NeverTheCiIdentities",
+            effect="Deny",
+            actions=[
+                "iam:Attach*",
+                "iam:Detach*",
+                "iam:Put*",
+                "iam:Delete*",
+                "iam:Update*",
+                "iam:Tag*",
+                "iam:Untag*",
+            ],
+            resources=ci_roles,
+        ),
+        Statement(
+            sid="NeverAdministratorPolicies",
+            effect="Deny",
+            actions=["iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:AttachGroupPolicy"],
+            resources=["*"],
+            condition={"ArnEquals": {"iam:PolicyARN": _FORBIDDEN_POLICIES}},
+        ),
+    )
