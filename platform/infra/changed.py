@@ -5,7 +5,8 @@ for the pull-request previews.
   every stack;
 * a change to ``stacks/Pulumi.<stack>.yaml`` touches that stack and, for a foundation, its
   ``-apps`` stack (which reads its contract) and the global stack of the environment;
-* ``stacks/offline-overrides.yaml``, the service and the training pipeline touch no stack
+* ``stacks/offline-overrides.yaml``, the policy pack (``python -m policies check --all`` judges
+  every stack on every pull request anyway), the service and the training pipeline touch no stack
   (images are previewed as images).
 """
 
@@ -56,4 +57,4 @@ def changed_stacks(
     if result.returncode != 0:
         typer.echo(f"error: git diff against {base!r} failed: {result.stderr.strip()}", err=True)
         raise typer.Exit(2)
-    typer.echo(json.dumps(stacks_for(result.stdout.split(), shipped_stacks())))
+    typer.echo(json.dumps(stacks_for(result.stdout.splitlines(), shipped_stacks())))
