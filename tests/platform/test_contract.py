@@ -39,7 +39,8 @@ def _read(run: StackRun, outputs: dict[str, Any] | None = None) -> FoundationOut
 
 
 def test_every_section_is_exported_and_only_the_kubeconfig_is_secret(foundation: StackRun) -> None:
-    assert set(foundation.outputs) == {"contractVersion", "kubeconfig", *SECTIONS}
+    # Besides the contract, a foundation exports only the CI identities for maintainers.
+    assert set(foundation.outputs) == {"contractVersion", "kubeconfig", *SECTIONS, "delivery"}
     assert foundation.outputs["contractVersion"] == CONTRACT_VERSION
     assert foundation.secret_outputs == {"kubeconfig"}
 
@@ -48,7 +49,7 @@ def test_contract_round_trips(foundation: StackRun) -> None:
     """Outputs → reader → the same values, written back out."""
     read = _read(foundation)
     assert isinstance(read.contract, FoundationContract)
-    written = {k: v for k, v in foundation.outputs.items() if k != "kubeconfig"}
+    written = {k: v for k, v in foundation.outputs.items() if k not in ("kubeconfig", "delivery")}
     assert read.contract.wire() == written
 
 

@@ -15,12 +15,14 @@ from infra.aws.budget import Budget, BudgetArgs
 from infra.aws.cluster import STORAGE_CLASS, Cluster, ClusterArgs
 from infra.aws.config import AwsConfig, NodeGroupConfig
 from infra.aws.database import Database, DatabaseArgs
+from infra.aws.delivery import DeliveryIdentities, DeliveryIdentitiesArgs
 from infra.aws.identity import WorkloadIdentities, WorkloadIdentityArgs
 from infra.aws.network import Network, NetworkArgs
 from infra.aws.registry import Registry, RegistryArgs
 from infra.aws.secrets import PlatformSecrets, PlatformSecretsArgs
 from infra.aws.storage import Storage, StorageArgs
 from infra.config import StackIdentity, StratusConfigError, read_section
+from infra.delivery import read_repository, subjects
 from infra.foundation import AWS_ADDON_WORKLOADS, WORKLOADS, CloudFoundation, scheduling_for
 from infra.machines import aws_shape, smallest
 
@@ -197,6 +199,25 @@ def build_stack(identity: StackIdentity) -> CloudFoundation:
     }
     if config.cluster.node_groups.gpu is not None:
         pools["gpu"] = pool_info(config.cluster.node_groups.gpu, spot=False)
+
+    if config.delivery.enabled:
+        delivery = DeliveryIdentities(
+            f"{base}-delivery",
+            DeliveryIdentitiesArgs(
+                subjects=subjects(read_repository(), config.delivery, identity.environment),
+                cluster_name=cluster.name,
+                repository_arns=list(registry.arns.values()),
+                registry_key_arn=registry.key_arn,
+                existing_provider_arn=config.delivery.github_oidc_provider_arn,
+                account_id=account_id,
+                name_prefix=f"{base}-",
+                tags=tags,
+            ),
+        )
+        # For the workflow maintainers (GitHub variables), not part of the contract.
+        pulumi.export(
+            "delivery", {f"{role}RoleArn": arn for role, arn in delivery.role_arns.items()}
+        )
 
     if config.budget.enabled:
         Budget(

@@ -22,6 +22,7 @@ from infra.config import (
     cidr_at_least,
     overlapping,
 )
+from infra.delivery import DeliveryConfig
 
 #: Managed node groups; ``gpu`` is optional.
 NODE_GROUP_ROLES = ("system", "api", "training", "gpu")
@@ -215,6 +216,16 @@ class DatabaseConfig(ConfigModel):
         return f"postgres{self.engine_version.split('.')[0]}"
 
 
+class AwsDeliveryConfig(DeliveryConfig):
+    """``stratus:aws.delivery``: also the account's GitHub OIDC provider when it exists already
+    (an account has one per issuer: the second foundation in an account must name it)."""
+
+    github_oidc_provider_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
+    )
+
+
 class AwsConfig(ConfigModel):
     """The whole ``stratus:aws`` section."""
 
@@ -224,3 +235,4 @@ class AwsConfig(ConfigModel):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     database: DatabaseConfig
     budget: AwsBudgetConfig
+    delivery: AwsDeliveryConfig = Field(default_factory=AwsDeliveryConfig)

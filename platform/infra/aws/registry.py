@@ -49,6 +49,7 @@ class Registry(pulumi.ComponentResource):
 
     urls: dict[str, pulumi.Output[str]]
     arns: dict[str, pulumi.Output[str]]
+    key_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None
@@ -64,6 +65,7 @@ class Registry(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        self.key_arn = key.arn
         self.urls = {}
         self.arns = {}
         for field, image in REPOSITORIES.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.resources as resources
 
@@ -21,6 +22,7 @@ from infra.azure.budget import Budget, BudgetArgs
 from infra.azure.cluster import Cluster, ClusterArgs
 from infra.azure.config import AzureConfig, AzurePool, read_azure_config, read_location
 from infra.azure.database import Database, DatabaseArgs
+from infra.azure.delivery import DeliveryIdentities, DeliveryIdentitiesArgs
 from infra.azure.identity import Grant, WorkloadIdentities, WorkloadIdentitiesArgs, WorkloadSpec
 from infra.azure.keyvault import KeyVault, KeyVaultArgs
 from infra.azure.naming import global_names
@@ -28,6 +30,7 @@ from infra.azure.network import Network, NetworkArgs
 from infra.azure.registry import Registry, RegistryArgs
 from infra.azure.storage import CONTAINERS, Storage, StorageArgs
 from infra.config import StackIdentity
+from infra.delivery import read_repository, subjects
 from infra.machines import azure_shape
 
 #: Ingress through AKS's managed NGINX (the application routing add-on) behind an Azure public LB.
@@ -214,6 +217,30 @@ def build_stack(identity: StackIdentity) -> foundation.CloudFoundation:
             tags=tags,
         ),
     )
+
+    if config.delivery.enabled:
+        delivery = DeliveryIdentities(
+            f"{prefix}-delivery",
+            DeliveryIdentitiesArgs(
+                resource_group_name=rg,
+                resource_group_id=group.id,
+                location=location,
+                subscription_id=client.subscription_id,
+                registry_id=registry.registry_id,
+                cluster_id=cluster.cluster_id,
+                subjects=subjects(read_repository(), config.delivery, identity.environment),
+                tags=tags,
+            ),
+        )
+        # For the workflow maintainers (GitHub variables), not part of the contract.
+        pulumi.export(
+            "delivery",
+            {
+                **{f"{role}ClientId": cid for role, cid in delivery.client_ids.items()},
+                "tenantId": delivery.tenant_id,
+                "subscriptionId": client.subscription_id,
+            },
+        )
 
     pools_config = config.cluster.node_pools
     pools = {

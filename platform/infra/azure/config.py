@@ -28,6 +28,7 @@ from infra.config import (
     overlapping,
     read_section,
 )
+from infra.delivery import DeliveryConfig
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 #: Object ids that are placeholders, not real Entra ID objects (nil-like, all one digit).
@@ -242,6 +243,7 @@ class AzureConfig(ConfigModel):
     database: DatabaseConfig
     key_vault: KeyVaultConfig
     budget: AzureBudgetConfig
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
 
 def read_azure_config() -> AzureConfig:

@@ -18,6 +18,9 @@ KEY_VAULT_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
 MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
 
 ROLE_NAMES = {
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
@@ -29,6 +32,9 @@ ROLE_NAMES = {
     MANAGED_IDENTITY_OPERATOR: "Managed Identity Operator",
     NETWORK_CONTRIBUTOR: "Network Contributor",
     AKS_RBAC_CLUSTER_ADMIN: "Azure Kubernetes Service RBAC Cluster Admin",
+    OWNER: "Owner",
+    READER: "Reader",
+    ACR_PUSH: "AcrPush",
 }
 
 

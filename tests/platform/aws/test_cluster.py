@@ -76,17 +76,19 @@ def test_admin_roles_get_cluster_admin_access_entries() -> None:
     admin = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-admins"
     section["cluster"]["adminRoleArns"] = [admin]
     run = run_stack("aws-prod", override={"stratus:aws": section})
-    entry = run.one("aws:eks/accessEntry:AccessEntry")
+    entry = run.one("aws:eks/accessEntry:AccessEntry", "cluster-admin")
     assert entry.inputs["principalArn"] == admin
     assert entry.inputs["type"] == "STANDARD"
-    association = run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    association = run.one(
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "cluster-admin"
+    )
     assert association.inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
     assert association.inputs["accessScope"] == {"type": "cluster"}
     assert association.inputs["principalArn"] == admin
 
 
 def test_oidc_provider_for_workload_identity(stack: StackRun) -> None:
-    provider = stack.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    provider = stack.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cluster-oidc")
     assert provider.inputs["url"] == OIDC_ISSUER
     assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
 
@@ -286,7 +288,11 @@ def test_the_deploying_role_in_admin_roles_is_rejected_before_anything_is_create
     assert (
         run.one(CLUSTER).inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
     )
-    assert run.one("aws:eks/accessEntry:AccessEntry").inputs["principalArn"].endswith("/deployer")
+    assert (
+        run.one("aws:eks/accessEntry:AccessEntry", "cluster-admin")
+        .inputs["principalArn"]
+        .endswith("/deployer")
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,13 @@ COMMON = {
     "aws:ecr/repository:Repository": 2,
     "aws:eks/addon:Addon": 4,
     "aws:eks/cluster:Cluster": 1,
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 5,
+    # the cluster's (IRSA) and GitHub's (CI identities)
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 2,
+    # CI deploy role: cluster admin
+    "aws:eks/accessEntry:AccessEntry": 1,
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
+    # cluster, VPC CNI, EBS CSI, 2 node; CI deploy (admin) and preview (read-only)
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 7,
     "aws:kms/alias:Alias": 2,
     "aws:rds/instance:Instance": 1,
     "aws:rds/parameterGroup:ParameterGroup": 1,
@@ -36,6 +41,7 @@ COMMON = {
     "aws:secretsmanager/secret:Secret": 1,
     "stratus:aws:Cluster": 1,
     "stratus:aws:Database": 1,
+    "stratus:aws:DeliveryIdentities": 1,
     "stratus:aws:Network": 1,
     "stratus:aws:PlatformSecrets": 1,
     "stratus:aws:Registry": 1,
@@ -73,13 +79,14 @@ def test_dev_resource_counts(dev: StackRun) -> None:
                 # autoscaler node templates of the training group (2 labels, 1 taint)
                 "aws:autoscaling/tag:Tag": 3,
                 # cluster, VPC CNI, EBS CSI, flow logs, nodes + 4 workloads + 2 add-ons
-                "aws:iam/role:Role": 11,
-                "aws:iam/rolePolicy:RolePolicy": 7,
+                # + 3 CI identities (deploy, preview, images)
+                "aws:iam/role:Role": 14,
+                "aws:iam/rolePolicy:RolePolicy": 8,
                 "aws:kms/key:Key": 5,
             }.items()
         )
     )
-    assert len(dev.resources) == 148
+    assert len(dev.resources) == 158
 
 
 def test_prod_resource_counts(prod: StackRun) -> None:
@@ -97,11 +104,11 @@ def test_prod_resource_counts(prod: StackRun) -> None:
                 "stratus:aws:NodeGroup": 4,
                 # training and gpu node templates (2 labels, 1 taint each)
                 "aws:autoscaling/tag:Tag": 6,
-                "aws:iam/role:Role": 12,
-                "aws:iam/rolePolicy:RolePolicy": 8,
+                "aws:iam/role:Role": 15,
+                "aws:iam/rolePolicy:RolePolicy": 9,
                 "aws:kms/key:Key": 6,
                 "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1,
             }.items()
         )
     )
-    assert len(prod.resources) == 170
+    assert len(prod.resources) == 180

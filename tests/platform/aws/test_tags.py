@@ -60,6 +60,7 @@ def test_the_untaggable_types_are_the_known_ones(dev: StackRun, prod: StackRun) 
         "aws:autoscaling/tag:Tag",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
         "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
         "aws:kms/alias:Alias",

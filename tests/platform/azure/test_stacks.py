@@ -166,7 +166,17 @@ def test_every_child_is_parented_by_its_component(run: StackRun) -> None:
     prefix = f"stratus-{env(run)}-"
     assert {n for n in components if n.startswith(prefix)} == {
         prefix + c
-        for c in ("net", "vault", "registry", "storage", "cluster", "mlflow", "workloads", "budget")
+        for c in (
+            "net",
+            "vault",
+            "registry",
+            "storage",
+            "cluster",
+            "mlflow",
+            "workloads",
+            "budget",
+            "delivery",
+        )
     }
     for resource in run.resources:
         if not resource.custom or resource.type == "azure-native:resources:ResourceGroup":
@@ -429,6 +439,8 @@ def test_role_assignments_are_least_privilege(run: StackRun) -> None:
         role_id = assignment.get("roleDefinitionId")
         assert role_id.startswith(role_prefix)
         role = roles.ROLE_NAMES[role_id.removeprefix(role_prefix)]
+        if "-delivery-" in assignment.name:
+            continue  # the CI identities (deploy owns the group): tests/platform/test_delivery.py
         scope = ids[assignment.get("scope")]  # a resource of this stack, never a group/subscription
         assert scope.type != "azure-native:resources:ResourceGroup"
         if assignment.get("principalType") == "Group":
@@ -467,7 +479,11 @@ def test_configured_admin_groups_are_cluster_admins(run: StackRun, section: dict
 
 
 def test_federated_credentials_bind_each_service_account(run: StackRun) -> None:
-    credentials = run.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    credentials = [
+        c
+        for c in run.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+        if "-delivery-" not in c.name  # the CI identities, tests/platform/test_delivery.py
+    ]
     subjects = {c.get("subject") for c in credentials}
     assert subjects == {
         f"system:serviceaccount:{namespace}:{sa}" for namespace, sa in WORKLOADS.values()
@@ -621,7 +637,8 @@ def azure_region(stack: str) -> str:
 #: Resources per type for each shipped stack: a change here is infrastructure churn to review.
 EXPECTED_COUNTS: dict[str, dict[str, int]] = {
     "azure-dev": {
-        "azure-native:authorization:RoleAssignment": 14,
+        # 13 workload / cluster grants + 1 admin group + 5 CI identity grants
+        "azure-native:authorization:RoleAssignment": 19,
         "azure-native:consumption:Budget": 1,
         "stratus:azure:Budget": 1,
         "azure-native:containerregistry:Registry": 1,
@@ -633,8 +650,10 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
         "azure-native:keyvault:Secret": 2,
         "azure-native:keyvault:Vault": 1,
         "azure-native:containerservice:MaintenanceConfiguration": 2,
-        "azure-native:managedidentity:FederatedIdentityCredential": 4,
-        "azure-native:managedidentity:UserAssignedIdentity": 6,
+        # 4 workloads + 3 CI identities (deploy, preview, images)
+        "azure-native:managedidentity:FederatedIdentityCredential": 7,
+        "azure-native:managedidentity:UserAssignedIdentity": 9,
+        "stratus:azure:DeliveryIdentities": 1,
         "azure-native:monitor:DataCollectionRule": 1,
         "azure-native:monitor:DataCollectionRuleAssociation": 1,
         "azure-native:monitor:DiagnosticSetting": 1,
@@ -661,7 +680,8 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
         "stratus:azure:WorkloadIdentities": 1,
     },
     "azure-prod": {
-        "azure-native:authorization:RoleAssignment": 14,
+        # 13 workload / cluster grants + 1 admin group + 5 CI identity grants
+        "azure-native:authorization:RoleAssignment": 19,
         "azure-native:consumption:Budget": 1,
         "stratus:azure:Budget": 1,
         "azure-native:containerregistry:Registry": 1,
@@ -673,8 +693,10 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
         "azure-native:keyvault:Secret": 2,
         "azure-native:keyvault:Vault": 1,
         "azure-native:containerservice:MaintenanceConfiguration": 2,
-        "azure-native:managedidentity:FederatedIdentityCredential": 4,
-        "azure-native:managedidentity:UserAssignedIdentity": 6,
+        # 4 workloads + 3 CI identities (deploy, preview, images)
+        "azure-native:managedidentity:FederatedIdentityCredential": 7,
+        "azure-native:managedidentity:UserAssignedIdentity": 9,
+        "stratus:azure:DeliveryIdentities": 1,
         "azure-native:monitor:DataCollectionRule": 1,
         "azure-native:monitor:DataCollectionRuleAssociation": 1,
         "azure-native:monitor:DiagnosticSetting": 1,
