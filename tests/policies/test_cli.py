@@ -17,6 +17,7 @@ import pulumi_aws as aws
 import pytest
 from typer.testing import CliRunner
 
+from infra.offline import run_stack
 from policies import render
 from policies.cli import app
 from policies.engine.check import PackSession
@@ -88,8 +89,12 @@ def test_sarif_report_is_valid_sarif_2_1_0(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     _validate_sarif(document)
     (run,) = document["runs"]
-    assert {r["ruleId"] for r in run["results"]} == {"k8s-hpa-bounds"}
-    assert {r["level"] for r in run["results"]} == {"warning"}
+    findings = [r for r in run["results"] if not r.get("suppressions")]
+    assert {r["ruleId"] for r in findings} == {"k8s-hpa-bounds"}
+    assert {r["level"] for r in findings} == {"warning"}
+    # The shipped exemptions (observability namespaces' Pod Security) travel as suppressions.
+    suppressed = {r["ruleId"] for r in run["results"] if r.get("suppressions")}
+    assert suppressed == {"k8s-namespace-pod-security"}
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
     assert rules["aws-eks-endpoint-private"]["properties"]["controls"][0] == "Checkov CKV_AWS_39"
 
@@ -137,7 +142,12 @@ def test_a_mandatory_violation_exits_1_and_names_the_policy(tmp_path: Path) -> N
 def test_table_output() -> None:
     done = _invoke("check", "--stack", "aws-dev-apps")
     assert done.exit_code == 0, done.output
-    assert "PASS aws-dev-apps: 81 resources, 0 mandatory, 0 advisory, 0 exempted" in done.stdout
+    resources = len(run_stack("aws-dev-apps").resources)
+    summary = f"PASS aws-dev-apps: {resources} resources, 0 mandatory, 0 advisory, 4 exempted"
+    assert summary in done.stdout
+    exempted = [line for line in done.stdout.splitlines() if line.startswith("exempted ")]
+    assert len(exempted) == 4
+    assert all("k8s-namespace-pod-security" in line for line in exempted)
 
 
 @pytest.mark.parametrize(
