@@ -1,16 +1,18 @@
-"""``python -m bench [--quick]``: every benchmark in turn (training, then inference)."""
+"""``python -m bench [--quick]``: every benchmark in turn (training, inference, offline stacks)."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import inference, training
+from bench import inference, offline, training
 
 
 def main(argv: list[str]) -> int:
     quick = ["--quick"] if "--quick" in argv else []
     training.main(quick)
-    return inference.main(quick)
+    status = inference.main(quick)
+    offline.main(quick)
+    return status
 
 
 if __name__ == "__main__":
