@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.security import AuthError, JwksCache
+from app.core.jwt_auth import JwksCache
+from app.core.security import AuthError
 from tests.app.conftest import MODEL_NAME, Trained, serve, uvicorn_thread
 from tests.app.core.identity import IdentityProvider, Issuer, identity_provider, jwt_settings
 
