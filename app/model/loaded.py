@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 from numpy.typing import NDArray
 
 from app.model.mlmodel import MLmodelError, MLmodelFile
 from app.model.schema import FeatureSchema, SignatureError
+from app.model.sklearn_import import import_sklearn
+
+sklearn = import_sklearn()  # without pandas: app/model/sklearn_import.py
 
 # Pipelines fitted on DataFrames warn on every ndarray call; the service validates names itself.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")

@@ -30,6 +30,7 @@ _ON_DEMAND = {
     "httpx": "STRATUS_AUTH_MODE=jwt (the JWKS client)",
     "pygments": "nothing (httpx's command line)",
     "opentelemetry.sdk": "an OTLP endpoint",
+    "pandas": "estimators that select columns by name, MLflow (app/model/sklearn_import.py)",
 }
 
 
@@ -65,3 +66,31 @@ def test_an_api_key_worker_serving_a_store_imports_no_on_demand_library(tmp_path
         if any(module == name or module.startswith(f"{name}.") for module in modules)
     }
     assert imported == {}
+
+
+def test_a_model_that_selects_columns_by_name_gets_pandas_when_it_loads(tmp_path: Path) -> None:
+    """scikit-learn is imported without pandas (app/model/sklearn_import.py); a model that needs
+    a DataFrame still loads, warms up and serves (the loader imports pandas for it)."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    plain = train("logistic", width=4)
+    by_name = make_pipeline(
+        make_column_transformer(
+            (StandardScaler(), ["feature 0", "feature 2"]), remainder="passthrough"
+        ),
+        LogisticRegression(),
+    ).fit(plain.frame, plain.pipeline.predict(plain.frame))
+    publish(str(tmp_path), Trained(by_name, plain.frame), "1")
+    modules = _started_modules(
+        tmp_path,
+        {
+            "STRATUS_MODEL_URI": f"{tmp_path}/{MODEL_NAME}",
+            "STRATUS_API_KEYS": API_KEYS,
+            "STRATUS_WATCH_INTERVAL_S": "0",
+            "STRATUS_LOG_LEVEL": "WARNING",
+        },
+    )
+    assert "pandas" in modules
