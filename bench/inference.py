@@ -8,7 +8,9 @@ Each server runs one uvicorn worker pinned to CPU 0 (``taskset``); ``wrk`` (Debi
 StandardScaler + LogisticRegression pipeline on 20 features and a 100-tree random forest of
 depth 8. Three measurements:
 
-* single-row requests to ``/predict``, to ``mlflow models serve`` and to the no-op: rps, p50, p99;
+* single-row requests to ``/predict``, to ``mlflow models serve`` and to the no-op: rps, p50, p99,
+  and the server's CPU time per request (all its processes; steadier than rps on a busy machine,
+  where other work takes the server's core for a varying share of the run);
 * ``--batch-rows``-row requests (default 100) to each of the service's three protocols
   (``/predict``, ``/invocations``, V2 ``infer``) and to ``mlflow models serve``: rows per second;
 * start-up: a fresh ``python -m app`` per run, from the local bundle store and from a
@@ -40,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from bench.startup import Startup, measure_startup, rss_mib
+from bench.startup import Startup, measure_startup, rss_mib, session_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -71,6 +73,8 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     rows: int = 1
     runs: list[dict[str, float]] = field(default_factory=list)
+    #: the server's session (its process id): the CPU it spends per request is measured
+    server: int = 0
 
     def median(self, key: str) -> float:
         return statistics.median(run[key] for run in self.runs) if self.runs else float("nan")
@@ -219,7 +223,10 @@ def _wrk(target: Target, workdir: Path, seconds: float, connections: int) -> dic
         str(script),
         target.url,
     ]
+    cpu_before = session_cpu_seconds(target.server) if target.server else 0.0
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = session_cpu_seconds(target.server) - cpu_before if target.server else float("nan")
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     latency = {f"p{p}": float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(output)}
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output)) + sum(
@@ -227,6 +234,8 @@ def _wrk(target: Target, workdir: Path, seconds: float, connections: int) -> dic
     )
     return {
         "rps": rps,
+        # server CPU per request: the capacity of one core, steadier than rps on a busy machine
+        "cpu_us": cpu / max(requests, 1) * 1e6,
         "p50_ms": latency.get("p50", 0.0),
         "p99_ms": latency.get("p99", 0.0),
         "errors": float(errors),
@@ -369,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             noop = Target("fastapi no-op", "-", f"http://127.0.0.1:{port}/noop", {})
+            noop.server = processes[-1].pid
             for kind, model in prepared.items():
                 port = _free_port()
                 command, env = _stratus(
@@ -386,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"http://127.0.0.1:{port}/predict",
                         {"instances": [row]},
                         {"X-API-Key": key},
+                        server=workers[kind].pid,
                     )
                 )
                 mlflow_port = _free_port()
@@ -420,9 +431,13 @@ def main(argv: list[str] | None = None) -> int:
                         kind,
                         f"http://127.0.0.1:{mlflow_port}/invocations",
                         {"dataframe_split": {"columns": list(model.frame.columns), "data": [row]}},
+                        server=processes[-1].pid,
                     )
                 )
-                batch += _batch_targets(kind, model, port, mlflow_port, args.batch_rows, key)
+                for target in _batch_targets(kind, model, port, mlflow_port, args.batch_rows, key):
+                    mlflow = target.label.startswith("mlflow")
+                    target.server = processes[-1].pid if mlflow else workers[kind].pid
+                    batch.append(target)
             single.append(noop)
             targets = single + batch
             for target in targets:  # warm-up, and fail early on a broken target
@@ -458,19 +473,20 @@ def _report(
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=132)  # the tables' width, also when the output is not a terminal
+    console = Console(width=160)  # the tables' width, also when the output is not a terminal
     noop = next(t for t in single if t.model == "-")
     table = Table(
         title=f"Single-row requests: {args.runs} run(s) x {args.duration:g} s, "
         f"{args.connections} connections (medians)"
     )
-    for column in ("target", "model", "rps", "p50 ms", "p99 ms", "errors"):
+    for column in ("target", "model", "rps", "server CPU µs/req", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="right" if column not in ("target", "model") else "left")
     for t in single:
         table.add_row(
             t.label,
             t.model,
             f"{t.median('rps'):,.0f}",
+            f"{t.median('cpu_us'):,.0f}",
             f"{t.median('p50_ms'):.2f}",
             f"{t.median('p99_ms'):.2f}",
             f"{sum(r['errors'] for r in t.runs):.0f}",
@@ -501,6 +517,7 @@ def _report(
             t.model,
             f"{t.median('rps') * t.rows:,.0f}",
             f"{t.median('rps'):,.0f}",
+            f"{t.median('cpu_us') / t.rows:,.1f}",
             f"{t.median('p50_ms'):.2f}",
             f"{t.median('p99_ms'):.2f}",
             f"{t.median('rps') / theirs.median('rps'):.1f}x",
@@ -543,7 +560,10 @@ def _report(
         theirs = next(t for t in single if t.model == kind and t.label.startswith("mlflow"))
         rps, p99 = ours.median("rps"), ours.median("p99_ms")
         share = rps / noop.median("rps")
+        cpu_share = noop.median("cpu_us") / ours.median("cpu_us")
         summary["single"][kind] = {
+            "cpu_us_per_request": ours.median("cpu_us"),
+            "cpu_share_of_noop": cpu_share,
             "rps": rps,
             "p50_ms": ours.median("p50_ms"),
             "p99_ms": p99,
@@ -558,10 +578,19 @@ def _report(
             _verdict(share >= goal_share),
         )
         goals.add_row(
+            f"{kind}: no-op CPU/request / ours (capacity of one core)",
+            f"{cpu_share:.0%} ({noop.median('cpu_us'):,.0f} / {ours.median('cpu_us'):,.0f} µs)",
+            f">= {goal_share:.0%}",
+            _verdict(cpu_share >= goal_share),
+        )
+        goals.add_row(
             f"{kind}: p99", f"{p99:.2f} ms", f"<= {GOAL_P99_MS:g} ms", _verdict(p99 <= GOAL_P99_MS)
         )
     for t in batch:
-        summary["batch"][f"{t.label} {t.model}"] = {"rows_per_s": t.median("rps") * t.rows}
+        summary["batch"][f"{t.label} {t.model}"] = {
+            "rows_per_s": t.median("rps") * t.rows,
+            "cpu_us_per_row": t.median("cpu_us") / t.rows,
+        }
     for kind in MODELS:
         local = summary["startup"][f"{kind} local store"]
         goals.add_row(

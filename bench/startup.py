@@ -1,4 +1,5 @@
-"""How fast a new inference worker is ready and how much memory it holds (Linux ``/proc``).
+"""How fast a new inference worker is ready, how much memory it holds and how much CPU a server
+spends (Linux ``/proc``).
 
 The figures that decide how fast and how densely an autoscaler can add pods: seconds from process
 start to the first successful readiness probe, the CPU seconds the process spent by then (less
@@ -33,6 +34,23 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; utime, stime: 14, 15
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def session_cpu_seconds(session: int) -> float:
+    """User + system CPU time of every live process of session ``session`` (a server started
+    with ``start_new_session=True`` and the workers it forks, e.g. ``mlflow models serve``)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, session, ...
+        if int(fields[3]) == session:
+            total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
 
 
 @dataclass(frozen=True)
