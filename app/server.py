@@ -10,22 +10,79 @@ first byte; otherwise the server answers 408 and closes the connection.
 
 The timer is only armed when a read ends with headers still incomplete, so a request whose
 headers arrive in one piece (nearly all of them) costs one attribute check.
+
+The protocol also sends each response's status line and headers together with the first bytes of
+its body. uvicorn writes them to the socket separately, and each write is a ``send`` system call
+and a TCP segment of its own; on a small scoring response that second call cost about a tenth of
+the service's CPU time per request (``bench.inference``). The bytes on the wire are unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from app.core.config import Settings
 
 
-class HeaderTimeoutProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline for each request's headers."""
+class _HeadersWithBody:
+    """One response's view of the connection's transport: holds the status line and headers
+    (the first write once the response has started) until the body's first write, and sends
+    both in one write. Held bytes go out at the latest when the response completes (a ``HEAD``
+    response has no body write) or the connection is closed. Everything else is the transport's.
+    """
+
+    __slots__ = ("_complete", "_cycle", "_held", "_started", "_transport")
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        cycle: RequestResponseCycle,
+        complete: Callable[[], None],
+    ) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._complete = complete
+        self._held: bytes | None = None
+        self._started = False  # the headers were written (held or sent)
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            data = held + data
+        elif not self._started and self._cycle.response_started:
+            self._started = True  # "100 Continue" is written before the response starts
+            self._held = data
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def response_complete(self) -> None:
+        self.flush()
+        self._complete()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for each request's headers, sending each
+    response's headers with its body."""
 
     header_timeout_s: float = 10.0
 
@@ -53,7 +110,13 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False
+        previous = self.cycle
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle is not previous:  # a new request (not an upgrade)
+            transport = _HeadersWithBody(self.transport, cycle, cycle.on_response)
+            cycle.transport = transport  # type: ignore[assignment]
+            cycle.on_response = transport.response_complete
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._header_timer is not None:
@@ -78,11 +141,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def protocol_class(header_timeout_s: float) -> type[HeaderTimeoutProtocol]:
-    """A :class:`HeaderTimeoutProtocol` with this timeout (uvicorn instantiates the class)."""
-    return type(
-        "HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout_s": header_timeout_s}
-    )
+def protocol_class(header_timeout_s: float) -> type[HttpProtocol]:
+    """An :class:`HttpProtocol` with this timeout (uvicorn instantiates the class)."""
+    return type("HttpProtocol", (HttpProtocol,), {"header_timeout_s": header_timeout_s})
 
 
 def run(application: Any, settings: Settings) -> None:

@@ -1,16 +1,18 @@
-"""``python -m bench [--quick]``: every benchmark in turn (training, inference, failover drill)."""
+"""``python -m bench [--quick]``: every benchmark in turn (training, inference, offline stacks,
+failover drill)."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import failover, inference, training
+from bench import failover, inference, offline, training
 
 
 def main(argv: list[str]) -> int:
     quick = ["--quick"] if "--quick" in argv else []
     training.main(quick)
     code = inference.main(quick)
+    offline.main(quick)
     return failover.main(quick) or code
 
 

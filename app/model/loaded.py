@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 from numpy.typing import NDArray
 
+from app.model.mlmodel import MLmodelError, MLmodelFile
 from app.model.schema import FeatureSchema, SignatureError
+from app.model.sklearn_import import import_sklearn
+
+sklearn = import_sklearn()  # without pandas: app/model/sklearn_import.py
 
 # Pipelines fitted on DataFrames warn on every ndarray call; the service validates names itself.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
@@ -221,28 +224,27 @@ def _allows_nan(estimator: Any) -> bool:
 
 def load_model_dir(path: Path, identity: ModelIdentity) -> LoadedModel:
     """Load the sklearn flavour of a local MLflow model directory and warm it up."""
-    import mlflow.sklearn
-    from mlflow.models import Model
-
     try:
-        meta = Model.load(str(path))
-    except Exception as exc:
-        raise ModelLoadError(f"{path}/MLmodel is missing or unreadable: {exc}") from exc
-    if "sklearn" not in meta.flavors:
+        meta = MLmodelFile.read(path)
+    except MLmodelError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    if meta.sklearn_flavor is None:
         raise ModelLoadError(f"{identity.name} v{identity.version} has no sklearn flavour")
     try:
-        estimator = mlflow.sklearn.load_model(str(path))
+        estimator = meta.load_sklearn()
     except Exception as exc:
         raise ModelLoadError(f"cannot load {identity.name} v{identity.version}: {exc}") from exc
     try:
-        schema = FeatureSchema.from_signature(meta.signature, allow_nan=_allows_nan(estimator))
+        schema = FeatureSchema.from_column_specs(meta.input_specs, allow_nan=_allows_nan(estimator))
     except SignatureError as exc:
         raise ModelLoadError(f"{identity.name} v{identity.version}: {exc}") from exc
     classes = None
     if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
         classes = np.asarray(estimator.classes_).tolist()
     model = LoadedModel(identity=identity, estimator=estimator, schema=schema, classes=classes)
-    rows = _example_rows(meta, path, schema)
+    rows = meta.example_rows(schema.names)
+    if rows is None:
+        rows = np.zeros((1, schema.width), dtype=np.float64)
     _warm_up(model, rows)
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     full = model.predict(rows)
@@ -295,15 +297,6 @@ def _missing_value_columns(model: LoadedModel, rows: NDArray[np.float64]) -> fro
 def _probe_rows(rows: NDArray[np.float64], width: int) -> NDArray[np.float64]:
     scale = float(np.abs(rows).max()) + 1.0 if rows.size else 1.0
     return np.random.default_rng(0).normal(size=(64, width)) * scale
-
-
-def _example_rows(meta: Any, path: Path, schema: FeatureSchema) -> NDArray[np.float64]:
-    try:
-        example = meta.load_input_example(str(path))
-        frame = example[list(schema.names)]
-        return np.asarray(frame.to_numpy(dtype=np.float64))
-    except Exception:
-        return np.zeros((1, schema.width), dtype=np.float64)
 
 
 def _warm_up(model: LoadedModel, rows: NDArray[np.float64]) -> None:

@@ -60,23 +60,26 @@ class FeatureSchema:
         ]
 
     @classmethod
-    def from_signature(cls, signature: Any, *, allow_nan: bool) -> FeatureSchema:
-        """Build from an ``mlflow.models.ModelSignature`` with a column-based input schema."""
-        if signature is None or signature.inputs is None:
+    def from_column_specs(cls, specs: list[Any] | None, *, allow_nan: bool) -> FeatureSchema:
+        """Build from an MLflow signature's input specs: the JSON list that ``MLmodel`` holds in
+        ``signature.inputs`` (``[{"type": "double", "name": "x", "required": true}, ...]``)."""
+        if specs is None:
             raise SignatureError("the model has no input signature; log it with signature=...")
-        inputs = signature.inputs
-        if inputs.is_tensor_spec():
+        if not specs:
+            raise SignatureError("the model's input signature has no columns")
+        if any(isinstance(spec, dict) and spec.get("type") == "tensor" for spec in specs):
             raise SignatureError("tensor-based signatures are not served; log a column schema")
-        names = inputs.input_names()
-        if any(not isinstance(name, str) for name in names):
-            raise SignatureError("every signature column needs a name")
-        types = []
-        for spec in inputs.inputs:
-            kind = str(getattr(spec.type, "name", spec.type))
+        names, types = [], []
+        for spec in specs:
+            name = spec.get("name") if isinstance(spec, dict) else None
+            if not isinstance(name, str):
+                raise SignatureError("every signature column needs a name")
+            kind = str(spec.get("type"))
             if kind not in NUMERIC_TYPES:
                 raise SignatureError(
-                    f"column {spec.name!r} has type {kind!r}; the service serves numeric columns "
+                    f"column {name!r} has type {kind!r}; the service serves numeric columns "
                     f"({', '.join(NUMERIC_TYPES)})"
                 )
+            names.append(name)
             types.append(kind)
         return cls(names=tuple(names), types=tuple(types), allow_nan=allow_nan)

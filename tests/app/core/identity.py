@@ -93,6 +93,8 @@ class IdentityProvider:
         self.pending = 0
         self._lock = threading.Lock()
         self._release = threading.Event()
+        #: set once a request is being held in ``hang`` mode
+        self.hanging = threading.Event()
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -103,6 +105,7 @@ class IdentityProvider:
                 if mode == "hang":
                     with provider._lock:
                         provider.pending += 1
+                    provider.hanging.set()
                     provider._release.wait(120)
                     with provider._lock:
                         provider.pending -= 1

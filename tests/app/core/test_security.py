@@ -15,18 +15,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
+from app.core.jwt_auth import JwksCache, JwtAuthenticator, signing_keys
 from app.core.security import (
     ApiKeyAuthenticator,
     AuthError,
     ConfigError,
-    JwksCache,
-    JwtAuthenticator,
     build_authenticator,
     hash_key,
     match_digest,
     new_key_entry,
     parse_key_entries,
-    signing_keys,
 )
 from tests.app.conftest import MODEL_NAME, Trained, serve
 from tests.app.core.identity import Issuer, jwt_settings
@@ -148,7 +146,7 @@ def _jwt_app(
     def mocked(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
         return real(transport=issuer.transport())
 
-    monkeypatch.setattr("app.core.security.httpx.AsyncClient", mocked)
+    monkeypatch.setattr("app.core.jwt_auth.httpx.AsyncClient", mocked)
     settings = jwt_settings(model_uri=f"{store}/{MODEL_NAME}", watch_interval_s=0, **overrides)
     with serve(settings) as client:
         yield client
