@@ -30,8 +30,8 @@ COMMON = {
     # CI deploy role: cluster admin
     "aws:eks/accessEntry:AccessEntry": 1,
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
-    # cluster, VPC CNI, EBS CSI, 2 node; CI deploy (admin) and preview (read-only)
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 7,
+    # cluster, VPC CNI, EBS CSI, 2 node; CI preview (read-only)
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 6,
     "aws:kms/alias:Alias": 2,
     "aws:rds/instance:Instance": 1,
     "aws:rds/parameterGroup:ParameterGroup": 1,
@@ -81,7 +81,8 @@ def test_dev_resource_counts(dev: StackRun) -> None:
                 # cluster, VPC CNI, EBS CSI, flow logs, nodes + 4 workloads + 2 add-ons
                 # + 3 CI identities (deploy, preview, images)
                 "aws:iam/role:Role": 14,
-                "aws:iam/rolePolicy:RolePolicy": 8,
+                # + the CI deploy identity's scoped policy (no AdministratorAccess)
+                "aws:iam/rolePolicy:RolePolicy": 9,
                 "aws:kms/key:Key": 5,
             }.items()
         )
@@ -105,7 +106,7 @@ def test_prod_resource_counts(prod: StackRun) -> None:
                 # training and gpu node templates (2 labels, 1 taint each)
                 "aws:autoscaling/tag:Tag": 6,
                 "aws:iam/role:Role": 15,
-                "aws:iam/rolePolicy:RolePolicy": 9,
+                "aws:iam/rolePolicy:RolePolicy": 10,
                 "aws:kms/key:Key": 6,
                 "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1,
             }.items()
