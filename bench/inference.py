@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from bench.charts import inference_chart
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SERVER_CPU, CLIENT_CPU = "0", "1"
@@ -192,7 +194,9 @@ def _wrk(target: Target, workdir: Path, seconds: float, connections: int) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.inference", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true", help="3 s per target, one run")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per measurement")
     parser.add_argument("--runs", type=int, default=3, help="measurements per target (median)")
@@ -380,6 +384,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
     out.write_text(
         json.dumps(
             {
+                "kind": "inference",
                 "args": vars(args),
                 "summary": summary,
                 "targets": [{"label": t.label, "model": t.model, "runs": t.runs} for t in targets],
@@ -387,7 +392,8 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
             indent=2,
         )
     )
-    console.print(f"results: {out.relative_to(ROOT)}")
+    chart = inference_chart(json.loads(out.read_text()), out.with_suffix(".svg"))
+    console.print(f"results: {out.relative_to(ROOT)}, chart: {chart.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

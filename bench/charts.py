@@ -1,0 +1,125 @@
+"""Charts of benchmark results (matplotlib, SVG), written next to each result's JSON.
+
+``python -m bench.charts RESULT.json [--out PATH]`` redraws the chart of a saved result, e.g. to
+refresh the ones the documentation shows (``docs/benchmarks/``). The kind of result is read from
+its ``kind`` key, or from its file name (``inference-…``, ``training-…``) for older results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never a display
+import matplotlib.pyplot as plt
+
+#: Text stays text in the SVG (small, searchable) and no timestamp is embedded (stable output).
+SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "stratus"}
+METADATA = {"Date": None}
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(float(run[key]) for run in runs) if runs else float("nan")
+
+
+def inference_chart(result: dict[str, Any], out: Path) -> Path:
+    """Throughput and p99 per target side by side, and the latency percentiles, per model."""
+    targets = result["targets"]
+    labels = [t["label"] + ("" if t["model"] == "-" else f"\n{t['model']}") for t in targets]
+    rps = [_median(t["runs"], "rps") for t in targets]
+    p50 = [_median(t["runs"], "p50_ms") for t in targets]
+    p99 = [_median(t["runs"], "p99_ms") for t in targets]
+    args = result.get("args", {})
+    with plt.rc_context(SVG_RC):
+        fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained")
+        positions = range(len(targets))
+        left.bar(positions, rps, color="tab:blue")
+        left.set_title("throughput (requests/s, median)")
+        middle.bar(positions, p99, color="tab:red")
+        middle.set_title("p99 latency (ms, median)")
+        width = 0.4
+        right.bar([p - width / 2 for p in positions], p50, width, label="p50", color="tab:green")
+        right.bar([p + width / 2 for p in positions], p99, width, label="p99", color="tab:red")
+        right.set_yscale("log")
+        right.set_title("latency percentiles (ms, log scale)")
+        right.legend()
+        for axis in (left, middle, right):
+            axis.set_xticks(list(positions), labels, fontsize=8)
+            axis.grid(axis="y", alpha=0.3)
+        fig.suptitle(
+            f"Inference: {args.get('runs', '?')} run(s) x {args.get('duration', '?')} s, "
+            f"{args.get('connections', '?')} connections, single-row requests"
+        )
+        fig.savefig(out, metadata=METADATA)
+        plt.close(fig)
+    return out
+
+
+def training_chart(result: dict[str, Any], out: Path) -> Path:
+    """Wall time of the pipeline, stage by stage, against the plain fit and generate+fit."""
+    plain, pipeline = result["plain"], result["pipeline"]
+    stages = list(pipeline[0]["stages"]) if pipeline else []
+    stage_times = [statistics.median(float(p["stages"][s]) for p in pipeline) for s in stages]
+    with plt.rc_context(SVG_RC):
+        fig, axis = plt.subplots(figsize=(11, 3.6), layout="constrained")
+        axis.barh(["plain fit"], [_median(plain, "fit_s")], color="tab:gray")
+        axis.barh(["plain generate+fit"], [_median(plain, "total_s")], color="tab:olive")
+        left = 0.0
+        colours = plt.get_cmap("tab10")
+        for index, (stage, seconds) in enumerate(zip(stages, stage_times, strict=True)):
+            axis.barh(["pipeline"], [seconds], left=left, label=stage, color=colours(index % 10))
+            left += seconds
+        axis.barh(["pipeline (total)"], [_median(pipeline, "total_s")], color="tab:blue")
+        axis.invert_yaxis()
+        axis.set_xlabel("seconds (median)")
+        axis.grid(axis="x", alpha=0.3)
+        if stages:
+            axis.legend(title="stage", ncols=min(len(stages), 6), fontsize=8, loc="lower right")
+        axis.set_title(
+            f"Training: synthetic:{result.get('rows', '?'):,} x {result.get('features', '?')} "
+            f"features, median of {result.get('runs', '?')} runs"
+            if isinstance(result.get("rows"), int)
+            else "Training pipeline vs plain fit"
+        )
+        fig.savefig(out, metadata=METADATA)
+        plt.close(fig)
+    return out
+
+
+CHARTS: dict[str, Callable[[dict[str, Any], Path], Path]] = {
+    "inference": inference_chart,
+    "training": training_chart,
+}
+
+
+def chart_for(result_path: Path, out: Path | None = None) -> Path:
+    """Draw the chart of a saved result (``out`` defaults to the JSON's path with ``.svg``)."""
+    result = json.loads(result_path.read_text())
+    kind = result.get("kind") or result_path.name.split("-", 1)[0]
+    if kind not in CHARTS:
+        raise ValueError(f"{result_path}: not a result with a chart (kinds: {', '.join(CHARTS)})")
+    return CHARTS[kind](result, out or result_path.with_suffix(".svg"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.charts", description=__doc__)
+    parser.add_argument("result", type=Path, help="a result JSON in bench/results/")
+    parser.add_argument("--out", type=Path, help="where to write the SVG (default: next to it)")
+    args = parser.parse_args(argv)
+    try:
+        print(chart_for(args.result, args.out))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"python -m bench.charts: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
