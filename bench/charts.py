@@ -12,6 +12,7 @@ import json
 import statistics
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only: never a display
 import matplotlib.pyplot as plt
 
-#: Text stays text in the SVG (small, searchable) and no timestamp is embedded (stable output).
-SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "stratus"}
+#: No timestamp in the SVG: the same result draws the same file.
 METADATA = {"Date": None}
+
+
+def _svg_style() -> AbstractContextManager[None]:
+    """Text stays text in the SVG (small, searchable); ids are stable across runs."""
+    return plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "stratus"})
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
@@ -37,7 +42,7 @@ def inference_chart(result: dict[str, Any], out: Path) -> Path:
     p50 = [_median(t["runs"], "p50_ms") for t in targets]
     p99 = [_median(t["runs"], "p99_ms") for t in targets]
     args = result.get("args", {})
-    with plt.rc_context(SVG_RC):
+    with _svg_style():
         fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained")
         positions = range(len(targets))
         left.bar(positions, rps, color="tab:blue")
@@ -67,7 +72,7 @@ def training_chart(result: dict[str, Any], out: Path) -> Path:
     plain, pipeline = result["plain"], result["pipeline"]
     stages = list(pipeline[0]["stages"]) if pipeline else []
     stage_times = [statistics.median(float(p["stages"][s]) for p in pipeline) for s in stages]
-    with plt.rc_context(SVG_RC):
+    with _svg_style():
         fig, axis = plt.subplots(figsize=(11, 3.6), layout="constrained")
         axis.barh(["plain fit"], [_median(plain, "fit_s")], color="tab:gray")
         axis.barh(["plain generate+fit"], [_median(plain, "total_s")], color="tab:olive")

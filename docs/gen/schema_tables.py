@@ -83,7 +83,7 @@ def type_name(schema: Schema, defs: dict[str, Schema]) -> str:
         elif option.get("type") == "object":
             names.append(option.get("title", "object"))
         elif "type" in option:
-            names.append(TYPE_NAMES.get(option["type"], option["type"]))
+            names.append(TYPE_NAMES.get(option["type"], str(option["type"])))
         else:
             names.append("any")
     return " \\| ".join(dict.fromkeys(names))
