@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
-from schema_tables import markdown, sections
+from schema_tables import markdown, schema_of, sections
 
 from app.core.config import Settings
 from infra.aws.config import AwsConfig
@@ -22,10 +22,15 @@ from training.config import ENV_NESTED_DELIMITER, ENV_PREFIX, TrainingConfig
 
 #: (``stratus:<section>``, model, which stacks carry it, the page that explains it)
 STACK_SECTIONS: list[tuple[str, type[BaseModel], str, str]] = [
-    ("aws", AwsConfig, "`aws-<env>` (AWS foundation)", "../aws.md"),
-    ("azure", AzureConfig, "`azure-<env>` (Azure foundation)", "../azure.md"),
-    ("apps", AppsConfig, "`<cloud>-<env>-apps` (in-cluster)", "../kubernetes.md"),
-    ("global", GlobalConfig, "`global-<env>` (traffic)", "../multi-cloud.md"),
+    ("aws", AwsConfig, "`aws-<env>` (AWS foundation)", "[AWS](../aws.md)"),
+    ("azure", AzureConfig, "`azure-<env>` (Azure foundation)", "[Azure](../azure.md)"),
+    (
+        "apps",
+        AppsConfig,
+        "`<cloud>-<env>-apps` (in-cluster)",
+        "[Kubernetes workloads](../kubernetes.md) and [Observability](../observability.md)",
+    ),
+    ("global", GlobalConfig, "`global-<env>` (traffic)", "[Multi-cloud](../multi-cloud.md)"),
 ]
 
 #: Plain (non-object) stack keys read one by one rather than through a model.
@@ -38,14 +43,12 @@ PLAIN_STACK_KEYS = [
 
 
 def _model_tables(model: type[BaseModel], root: str, level: int) -> str:
-    return "\n".join(
-        markdown(section, level) for section in sections(model.model_json_schema(), root)
-    )
+    return "\n".join(markdown(section, level) for section in sections(schema_of(model), root))
 
 
 def _settings_table(model: type[BaseSettings], prefix: str) -> str:
     """Flat settings: one row per environment variable."""
-    (section,) = list(sections(model.model_json_schema(), ""))
+    (section,) = list(sections(schema_of(model), ""))
     lines = ["| variable | type | default | meaning and bounds |", "|---|---|---|---|"]
     for key, kind, default, meaning in section.rows:
         lines.append(f"| `{prefix}{key.strip('`').upper()}` | {kind} | {default} | {meaning} |")
@@ -72,7 +75,7 @@ def page() -> str:
     for section, model, stacks, guide in STACK_SECTIONS:
         parts += [
             f"### `stratus:{section}`\n",
-            f"Stacks: {stacks}. Explained in [{guide[3:-3]}]({guide}).\n",
+            f"Stacks: {stacks}. Explained in {guide}.\n",
             _model_tables(model, f"stratus:{section}", 4),
         ]
     parts += [
@@ -87,10 +90,10 @@ def page() -> str:
         f"`{ENV_PREFIX}`, `{ENV_NESTED_DELIMITER}` between nested keys "
         f"(`{ENV_PREFIX}MODEL{ENV_NESTED_DELIMITER}ESTIMATOR`). Explained in "
         "[Training](../training.md).\n",
-        _model_tables(TrainingConfig, "(top level)", 3),
+        _model_tables(TrainingConfig, "", 3),
         "## Policy configuration (`policies/policy-config.yaml`)\n",
         "Enforcement levels, rule parameters and exemptions of the policy pack; explained in "
         "[Policies](../policies.md#configuration).\n",
-        _model_tables(PolicyConfig, "(top level)", 3),
+        _model_tables(PolicyConfig, "", 3),
     ]
     return "\n".join(parts)

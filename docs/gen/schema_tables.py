@@ -11,7 +11,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, NoDefault
+from pydantic_core import core_schema
+
 Schema = dict[str, Any]
+
+
+class FactoryDefaults(GenerateJsonSchema):
+    """Pydantic's schema, with the defaults that ``default_factory`` fields really get."""
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()  # type: ignore[call-arg]
+        return schema.get("default", NoDefault)
+
+
+def schema_of(model: type[BaseModel]) -> Schema:
+    """The validation-mode JSON schema of ``model``, keys by alias, factory defaults filled in."""
+    return model.model_json_schema(schema_generator=FactoryDefaults)
+
 
 #: JSON-schema type names as Python spells them.
 TYPE_NAMES = {"integer": "int", "number": "float", "string": "str", "boolean": "bool"}
@@ -100,11 +120,13 @@ def _constraints(schema: Schema, defs: dict[str, Schema]) -> str:
     return "; ".join(dict.fromkeys(found))
 
 
-def _default(field: Schema, required: bool) -> str:
+def _default(field: Schema, required: bool, section: bool) -> str:
     if required:
         return "**required**"
+    if section:
+        return "see below"
     if "default" not in field:
-        return "*computed*"  # a default_factory: the schema cannot show it
+        return "—"
     return f"`{json.dumps(field['default'], ensure_ascii=False)}`"
 
 
@@ -125,15 +147,15 @@ def _walk(schema: Schema, defs: dict[str, Schema], path: str) -> Iterator[Sectio
     for name, field in schema.get("properties", {}).items():
         key = f"{path}.{name}" if path else name
         description = field.get("description") or _resolve(field, defs).get("description", "")
+        child = _object_variant(field, defs)
         rows.append(
             (
                 f"`{name}`",
                 type_name(field, defs),
-                _default(field, name in required),
+                _default(field, name in required, child is not None),
                 _cell("; ".join(filter(None, [description, _constraints(field, defs)]))),
             )
         )
-        child = _object_variant(field, defs)
         if child is not None:
             nested.append((key, child))
             continue
@@ -155,7 +177,8 @@ def _walk(schema: Schema, defs: dict[str, Schema], path: str) -> Iterator[Sectio
 
 def markdown(section: Section, level: int) -> str:
     """One section as a heading, its model's docstring and a table of its keys."""
-    heading = "#" * level + f" `{section.path}`" + (f" ({section.title})" if section.title else "")
+    where = f"`{section.path}`" if section.path else "Top level"
+    heading = "#" * level + f" {where}" + (f" ({section.title})" if section.title else "")
     lines = [heading, ""]
     if section.description:
         lines += [section.description, ""]
