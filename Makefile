@@ -65,7 +65,8 @@ test: lint typecheck policies docs-build pytest
 audit: venv
 	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable
 
-## bench: the benchmarks (figures, not pass/fail); BENCH_ARGS=--quick for a smoke run
+## bench: the benchmarks (figures, not pass/fail; JSON and charts in bench/results/);
+##        BENCH_ARGS=--quick for a smoke run
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
 

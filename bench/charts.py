@@ -73,24 +73,32 @@ def training_chart(result: dict[str, Any], out: Path) -> Path:
     stages = list(pipeline[0]["stages"]) if pipeline else []
     stage_times = [statistics.median(float(p["stages"][s]) for p in pipeline) for s in stages]
     with _svg_style():
-        fig, axis = plt.subplots(figsize=(11, 3.6), layout="constrained")
-        axis.barh(["plain fit"], [_median(plain, "fit_s")], color="tab:gray")
-        axis.barh(["plain generate+fit"], [_median(plain, "total_s")], color="tab:olive")
+        fig, axis = plt.subplots(figsize=(11, 4.2), layout="constrained")
+        # greys for the whole-run bars, so the stage colours stay unambiguous
+        axis.barh(["plain fit"], [_median(plain, "fit_s")], color="0.35")
+        axis.barh(["plain generate+fit"], [_median(plain, "total_s")], color="0.55")
         left = 0.0
         colours = plt.get_cmap("tab10")
         for index, (stage, seconds) in enumerate(zip(stages, stage_times, strict=True)):
-            axis.barh(["pipeline"], [seconds], left=left, label=stage, color=colours(index % 10))
+            axis.barh(["pipeline stages"], [seconds], left=left, label=stage, color=colours(index))
             left += seconds
-        axis.barh(["pipeline (total)"], [_median(pipeline, "total_s")], color="tab:blue")
+        axis.barh(["pipeline (wall)"], [_median(pipeline, "total_s")], color="0.75")
         axis.invert_yaxis()
         axis.set_xlabel("seconds (median)")
         axis.grid(axis="x", alpha=0.3)
         if stages:
-            axis.legend(title="stage", ncols=min(len(stages), 6), fontsize=8, loc="lower right")
+            axis.legend(
+                title="pipeline stage",
+                ncols=min(len(stages), 10),
+                fontsize=8,
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.18),
+            )
+        rows = result.get("rows")
         axis.set_title(
-            f"Training: synthetic:{result.get('rows', '?'):,} x {result.get('features', '?')} "
-            f"features, median of {result.get('runs', '?')} runs"
-            if isinstance(result.get("rows"), int)
+            f"Training: synthetic:{rows:,} x {result.get('features', '?')} features, "
+            f"median of {result.get('runs', '?')} runs"
+            if isinstance(rows, int)
             else "Training pipeline vs plain fit"
         )
         fig.savefig(out, metadata=METADATA)
