@@ -51,7 +51,7 @@ policies: venv
 ## docs-build: the documentation site, strictly (a broken link, anchor or page fails); the
 ##             configuration and CLI references are generated from the code during the build
 docs-build: venv
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 ## docs: serve the documentation site on http://127.0.0.1:8000, rebuilt on every change
 docs: venv

@@ -37,27 +37,34 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 def inference_chart(result: dict[str, Any], out: Path) -> Path:
     """Throughput and p99 per target side by side, and the latency percentiles, per model."""
     targets = result["targets"]
-    labels = [t["label"] + ("" if t["model"] == "-" else f"\n{t['model']}") for t in targets]
+    labels = [t["label"] + ("" if t["model"] == "-" else f" ({t['model']})") for t in targets]
     rps = [_median(t["runs"], "rps") for t in targets]
     p50 = [_median(t["runs"], "p50_ms") for t in targets]
     p99 = [_median(t["runs"], "p99_ms") for t in targets]
     args = result.get("args", {})
     with _svg_style():
-        fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained")
-        positions = range(len(targets))
-        left.bar(positions, rps, color="tab:blue")
+        fig, (left, middle, right) = plt.subplots(
+            1, 3, figsize=(15, 1.6 + 0.55 * len(targets)), layout="constrained", sharey=True
+        )
+        positions = list(range(len(targets)))
+        bars = left.barh(positions, rps, color="tab:blue")
+        left.bar_label(bars, [f"{value:,.0f}" for value in rps], padding=3, fontsize=8)
         left.set_title("throughput (requests/s, median)")
-        middle.bar(positions, p99, color="tab:red")
+        bars = middle.barh(positions, p99, color="tab:red")
+        middle.bar_label(bars, [f"{value:,.1f}" for value in p99], padding=3, fontsize=8)
         middle.set_title("p99 latency (ms, median)")
-        width = 0.4
-        right.bar([p - width / 2 for p in positions], p50, width, label="p50", color="tab:green")
-        right.bar([p + width / 2 for p in positions], p99, width, label="p99", color="tab:red")
-        right.set_yscale("log")
+        height = 0.4
+        right.barh([p - height / 2 for p in positions], p50, height, label="p50", color="tab:green")
+        right.barh([p + height / 2 for p in positions], p99, height, label="p99", color="tab:red")
+        right.set_xscale("log")
         right.set_title("latency percentiles (ms, log scale)")
-        right.legend()
+        right.legend(fontsize=8)
+        left.set_yticks(positions, labels, fontsize=8)
+        left.invert_yaxis()
+        for axis in (left, middle):
+            axis.margins(x=0.18)  # room for the value labels
         for axis in (left, middle, right):
-            axis.set_xticks(list(positions), labels, fontsize=8)
-            axis.grid(axis="y", alpha=0.3)
+            axis.grid(axis="x", alpha=0.3)
         fig.suptitle(
             f"Inference: {args.get('runs', '?')} run(s) x {args.get('duration', '?')} s, "
             f"{args.get('connections', '?')} connections, single-row requests"
