@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 #: pinned: `make lock` must resolve the same way on every machine
 UV_VERSION := 0.13.9
 
-.PHONY: venv node run test lint typecheck pytest policies bench audit clean lock images images-unlocked base-image
+.PHONY: venv node run test lint typecheck pytest policies docs docs-build bench audit clean lock images images-unlocked base-image
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -48,14 +48,25 @@ pytest: venv node
 policies: venv
 	$(PY) -m policies check --all
 
-## test: lint, type-check, the policy check of every shipped stack and the whole test suite
-test: lint typecheck policies pytest
+## docs-build: the documentation site, strictly (a broken link, anchor or page fails); the
+##             configuration and CLI references are generated from the code during the build
+docs-build: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+## docs: serve the documentation site on http://127.0.0.1:8000, rebuilt on every change
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+
+## test: lint, type-check, the policy check of every shipped stack, the documentation site and
+##       the whole test suite
+test: lint typecheck policies docs-build pytest
 
 ## audit: known vulnerabilities in the installed dependencies (needs the PyPI vulnerability data)
 audit: venv
 	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable
 
-## bench: the benchmarks (figures, not pass/fail); BENCH_ARGS=--quick for a smoke run
+## bench: the benchmarks (figures, not pass/fail; JSON and charts in bench/results/);
+##        BENCH_ARGS=--quick for a smoke run
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
 

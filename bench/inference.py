@@ -42,6 +42,7 @@ from typing import Any
 
 import httpx
 
+from bench.charts import inference_chart
 from bench.startup import Startup, measure_startup, rss_mib, session_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,7 +322,9 @@ def _batch_targets(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.inference", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true", help="3 s per target, one run")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per measurement")
     parser.add_argument("--runs", type=int, default=3, help="measurements per target (median)")
@@ -617,6 +620,7 @@ def _report(
     out.write_text(
         json.dumps(
             {
+                "kind": "inference",
                 "args": vars(args),
                 "load_average": load,
                 "summary": summary,
@@ -628,7 +632,11 @@ def _report(
             indent=2,
         )
     )
-    console.print(f"results: {out.relative_to(ROOT)}")
+    result = json.loads(out.read_text())
+    # The chart compares single-row requests; the batch table's rows/s are another scale.
+    result["targets"] = [t for t in result["targets"] if t["rows"] == 1]
+    chart = inference_chart(result, out.with_suffix(".svg"))
+    console.print(f"results: {out.relative_to(ROOT)}, chart: {chart.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -31,9 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.charts import training_chart
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 FEATURES = 20
 SEED = 42
 ESTIMATOR_PARAMS: dict[str, Any] = {"max_iter": 100, "learning_rate": 0.1, "early_stopping": False}
@@ -217,6 +222,19 @@ def report(
     console.print(f"dataset in memory: {_mib(dataset)} (X float64 + y int64); "
                   f"holdout ROC AUC {median(pipeline, 'roc_auc'):.4f}")  # fmt: skip
     console.print(stages)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"training-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    result = {
+        "kind": "training",
+        "rows": rows,
+        "features": FEATURES,
+        "runs": runs,
+        "plain": plain,
+        "pipeline": pipeline,
+    }
+    out.write_text(json.dumps(result, indent=2))
+    chart = training_chart(result, out.with_suffix(".svg"))
+    console.print(f"results: {out.relative_to(ROOT)}, chart: {chart.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
