@@ -68,12 +68,22 @@ def client_for(tracking_uri: str) -> MlflowClient:
 
 
 def ensure_experiment(client: MlflowClient, name: str, tracking_uri: str, workdir: Path) -> str:
-    """The experiment id; a local tracking store keeps artifacts in ``<workdir>/mlartifacts``."""
+    """The experiment id, created if absent (by whichever of several concurrent runs comes first);
+    a local tracking store keeps artifacts in ``<workdir>/mlartifacts``."""
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
     location = (workdir.resolve() / "mlartifacts").as_uri() if is_local(tracking_uri) else None
-    return str(client.create_experiment(name, artifact_location=location))
+    try:
+        return str(client.create_experiment(name, artifact_location=location))
+    except MlflowException as exc:
+        # Runs started together (the shards of a search) race to create it: the loser uses it.
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        created = client.get_experiment_by_name(name)
+        if created is None:
+            raise
+        return str(created.experiment_id)
 
 
 def code_version() -> str:
