@@ -9,6 +9,7 @@ config hash, metrics).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 from collections.abc import Callable, Mapping
@@ -43,6 +44,8 @@ REJECTED = "rejected"
 #: MLflow 3 defaults to skops, which refuses the numpy/sklearn types tree models pickle unless each
 #: is trusted by name; cloudpickle round-trips any Pipeline, including our own transformer class.
 SERIALIZATION_FORMAT = "cloudpickle"
+#: How MLflow's notice about that choice begins (``mlflow.sklearn.save_model``).
+PICKLE_NOTICE = "Saving scikit-learn models in the pickle or cloudpickle format"
 INPUT_EXAMPLE_ROWS = 5
 
 
@@ -122,6 +125,8 @@ def log_model(model: Pipeline, x_example: pd.DataFrame) -> ModelInfo:
     ]
     # Our own transformer is pickled by value, so loading the model needs no `training` package.
     cloudpickle.register_pickle_by_value(features_module)
+    sklearn_logger = logging.getLogger("mlflow.sklearn")
+    sklearn_logger.addFilter(_chosen_format_notice)
     try:
         return mlflow.sklearn.log_model(
             model,
@@ -132,7 +137,16 @@ def log_model(model: Pipeline, x_example: pd.DataFrame) -> ModelInfo:
             pip_requirements=requirements,
         )
     finally:
+        sklearn_logger.removeFilter(_chosen_format_notice)
         cloudpickle.unregister_pickle_by_value(features_module)
+
+
+def _chosen_format_notice(record: logging.LogRecord) -> bool:
+    """Drop MLflow's advice to prefer skops, logged on every cloudpickle save: Stratus chose
+    cloudpickle deliberately (``SERIALIZATION_FORMAT``; skops cannot load these Pipelines without
+    trusting every internal type by name) and verifies each bundle's SHA-256 before loading it.
+    Only that one notice, only while Stratus logs a model: every other record passes."""
+    return not record.getMessage().startswith(PICKLE_NOTICE)
 
 
 def register(
