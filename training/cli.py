@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 invalid config / bad input / registry error; 3 the candidate was rejected
 by the gate (registered with ``validation_status=rejected``, nothing moved); 4 publishing to at
-least one model store failed.
+least one model store failed. ``finalize`` (and ``run --shard ... --finalize-wait`` on shard 0)
+exits as ``run`` does; a shard's ``run`` exits 0 once its trials are logged.
 """
 
 from __future__ import annotations
@@ -20,12 +21,21 @@ from rich.table import Table
 
 from training import registry
 from training.config import TrainingConfig, load_config
-from training.errors import PublishError, RegistryError, TrainingError
+from training.errors import ConfigError, PublishError, RegistryError, TrainingError
 from training.locations import check_location
 from training.lock import RegistryLock
 from training.progress import RichReporter
 from training.publish import Published, publish
 from training.runner import RunResult, run_pipeline
+from training.sharded import finalize_search, run_shard
+from training.shards import (
+    COUNT_ENV,
+    INDEX_ENV,
+    SEARCH_ID_ENV,
+    Shard,
+    check_search_id,
+    resolve_shard,
+)
 from training.sync import sync_stores
 
 REJECTED_EXIT = 3
@@ -76,6 +86,12 @@ StoreOption = typer.Option(
 TrackingOption = typer.Option(
     None, "--tracking-uri", help="MLflow tracking URI (wins over MLFLOW_TRACKING_URI and config)"
 )
+SearchIdOption = typer.Option(
+    None,
+    "--search-id",
+    envvar=SEARCH_ID_ENV,
+    help="the sharded search's name (its parent MLflow run); the Job's name on the cluster",
+)
 
 
 @app.command()
@@ -89,9 +105,29 @@ def run(
     tracking_uri: str | None = TrackingOption,
     seed: int | None = typer.Option(None, help="random seed"),
     n_jobs: int | None = typer.Option(None, help="parallel workers"),
+    shard: str | None = typer.Option(
+        None,
+        help="run only slice I/N of a sharded search's trials (default: "
+        f"{INDEX_ENV}/{COUNT_ENV} when set)",
+    ),
+    search_id: str | None = SearchIdOption,
+    finalize_wait: float | None = typer.Option(
+        None,
+        min=0,
+        help="sharded: shard 0, once its slice is done, waits up to this many seconds for the "
+        "other shards, then finalizes (other shards ignore it)",
+    ),
 ) -> None:
-    """Train, evaluate, gate, register and publish a model."""
+    """Train, evaluate, gate, register and publish a model; with --shard, run one slice of a
+    sharded search instead (then `finalize`)."""
     try:
+        chosen = resolve_shard(shard)
+        if chosen is None and (search_id is not None or finalize_wait is not None):
+            raise ConfigError(
+                f"--search-id/--finalize-wait need --shard I/N (or {INDEX_ENV} and {COUNT_ENV})"
+            )
+        if chosen is not None:
+            search_id = check_search_id(search_id)
         config = load_config(
             config_path,
             _overrides(
@@ -107,13 +143,71 @@ def run(
                 }
             ),
         )
+        if chosen is not None:
+            assert search_id is not None
+            _run_shard(config, chosen, search_id, tracking_uri, finalize_wait)
+            return
         with RichReporter(console) as reporter:
             result = run_pipeline(config, reporter, tracking_uri=tracking_uri)
     except TrainingError as exc:
         raise _fail(exc) from None
+    _conclude(result, config)
+
+
+def _run_shard(
+    config: TrainingConfig,
+    shard: Shard,
+    search_id: str,
+    tracking_uri: str | None,
+    finalize_wait: float | None,
+) -> None:
+    with RichReporter(console) as reporter:
+        done = run_shard(config, shard, search_id, reporter, tracking_uri=tracking_uri)
+    _say(
+        f"search {search_id}, shard {shard}: {done.ran} trial(s) run, {done.skipped} already "
+        f"logged (parent run {done.parent_run_id} at {done.tracking_uri})"
+    )
+    if finalize_wait is None or shard.index != 0:
+        return
+    with RichReporter(console) as reporter:
+        result = finalize_search(
+            config, search_id, reporter, tracking_uri=tracking_uri, wait_s=finalize_wait
+        )
+    _conclude(result, config)
+
+
+def _conclude(result: RunResult, config: TrainingConfig) -> None:
+    """The run's summary, and exit 3 when the gate rejected the candidate."""
     _print_summary(result, config)
     if not result.accepted:
         raise typer.Exit(REJECTED_EXIT)
+
+
+@app.command()
+def finalize(
+    search_id: str | None = SearchIdOption,
+    config_path: Path | None = ConfigOption,
+    store: list[str] = StoreOption,
+    tracking_uri: str | None = TrackingOption,
+    wait: float = typer.Option(
+        0.0, min=0, help="seconds to wait for missing shards' trials before failing"
+    ),
+) -> None:
+    """Finish a sharded search: check every shard's trials are logged, pick the best candidate as
+    `run` would, refit it, then evaluate, gate, register and publish (exit codes as `run`)."""
+    try:
+        checked = check_search_id(search_id)
+        config = load_config(
+            config_path,
+            _overrides(**{"registry.tracking_uri": tracking_uri, "publish.stores": store}),
+        )
+        with RichReporter(console) as reporter:
+            result = finalize_search(
+                config, checked, reporter, tracking_uri=tracking_uri, wait_s=wait
+            )
+    except TrainingError as exc:
+        raise _fail(exc) from None
+    _conclude(result, config)
 
 
 def _print_summary(result: RunResult, config: TrainingConfig) -> None:

@@ -9,6 +9,7 @@ config hash, metrics).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 from collections.abc import Callable, Mapping
@@ -43,6 +44,8 @@ REJECTED = "rejected"
 #: MLflow 3 defaults to skops, which refuses the numpy/sklearn types tree models pickle unless each
 #: is trusted by name; cloudpickle round-trips any Pipeline, including our own transformer class.
 SERIALIZATION_FORMAT = "cloudpickle"
+#: How MLflow's notice about that choice begins (``mlflow.sklearn.save_model``).
+PICKLE_NOTICE = "Saving scikit-learn models in the pickle or cloudpickle format"
 INPUT_EXAMPLE_ROWS = 5
 
 
@@ -68,12 +71,22 @@ def client_for(tracking_uri: str) -> MlflowClient:
 
 
 def ensure_experiment(client: MlflowClient, name: str, tracking_uri: str, workdir: Path) -> str:
-    """The experiment id; a local tracking store keeps artifacts in ``<workdir>/mlartifacts``."""
+    """The experiment id, created if absent (by whichever of several concurrent runs comes first);
+    a local tracking store keeps artifacts in ``<workdir>/mlartifacts``."""
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
     location = (workdir.resolve() / "mlartifacts").as_uri() if is_local(tracking_uri) else None
-    return str(client.create_experiment(name, artifact_location=location))
+    try:
+        return str(client.create_experiment(name, artifact_location=location))
+    except MlflowException as exc:
+        # Runs started together (the shards of a search) race to create it: the loser uses it.
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        created = client.get_experiment_by_name(name)
+        if created is None:
+            raise
+        return str(created.experiment_id)
 
 
 def code_version() -> str:
@@ -112,6 +125,8 @@ def log_model(model: Pipeline, x_example: pd.DataFrame) -> ModelInfo:
     ]
     # Our own transformer is pickled by value, so loading the model needs no `training` package.
     cloudpickle.register_pickle_by_value(features_module)
+    sklearn_logger = logging.getLogger("mlflow.sklearn")
+    sklearn_logger.addFilter(_chosen_format_notice)
     try:
         return mlflow.sklearn.log_model(
             model,
@@ -122,7 +137,16 @@ def log_model(model: Pipeline, x_example: pd.DataFrame) -> ModelInfo:
             pip_requirements=requirements,
         )
     finally:
+        sklearn_logger.removeFilter(_chosen_format_notice)
         cloudpickle.unregister_pickle_by_value(features_module)
+
+
+def _chosen_format_notice(record: logging.LogRecord) -> bool:
+    """Drop MLflow's advice to prefer skops, logged on every cloudpickle save: Stratus chose
+    cloudpickle deliberately (``SERIALIZATION_FORMAT``; skops cannot load these Pipelines without
+    trusting every internal type by name) and verifies each bundle's SHA-256 before loading it.
+    Only that one notice, only while Stratus logs a model: every other record passes."""
+    return not record.getMessage().startswith(PICKLE_NOTICE)
 
 
 def register(

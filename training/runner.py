@@ -124,11 +124,26 @@ def plan_split(
     return data, plan
 
 
-def run_pipeline(
-    config: TrainingConfig, reporter: Reporter | None = None, *, tracking_uri: str | None = None
-) -> RunResult:
-    """Run the whole pipeline. ``tracking_uri`` (the CLI flag) wins over every other setting."""
-    report = reporter or SilentReporter()
+@dataclass
+class Prepared:
+    """Everything checked and computed before any data is landed or any trial runs."""
+
+    config: TrainingConfig
+    report: Reporter
+    source: str
+    frame: Any  # the validated frame; dropped (``None``) once landed
+    data: SplitData
+    spec: MetricSpec
+    plan: SearchPlan | None
+    pipeline: Pipeline
+    uri: str
+    client: MlflowClient
+    experiment_id: str
+
+
+def prepare(config: TrainingConfig, report: Reporter, tracking_uri: str | None = None) -> Prepared:
+    """Load, validate, split and plan, and reach the registry: every check that bad input or a
+    bad config can fail, before anything is written."""
     workdir = Path(config.workdir).expanduser().resolve()
     source = config.resolve(config.data.source)
 
@@ -147,23 +162,29 @@ def run_pipeline(
 
     uri = tracking_uri or registry.resolve_tracking_uri(config.registry.tracking_uri, workdir)
     client = registry.client_for(uri)
-    name = config.registry.model_name
     try:
         experiment_id = registry.ensure_experiment(client, config.registry.experiment, uri, workdir)
-        registry.require_consistent_if_registered(client, name)  # before landing and training
+        registry.require_consistent_if_registered(client, config.registry.model_name)
     except MlflowException as exc:
         raise RegistryError(
             f"cannot use the MLflow tracking server at {uri}: {exc.message}"
         ) from None
+    return Prepared(
+        config, report, source, frame, data, spec, plan, pipeline, uri, client, experiment_id
+    )
 
-    with report.stage("land"):
-        landed = land(frame, config.resolve(config.land.processed_url))
-        del frame
 
+def run_pipeline(
+    config: TrainingConfig, reporter: Reporter | None = None, *, tracking_uri: str | None = None
+) -> RunResult:
+    """Run the whole pipeline. ``tracking_uri`` (the CLI flag) wins over every other setting."""
+    prepared = prepare(config, reporter or SilentReporter(), tracking_uri)
+    report, data, plan = prepared.report, prepared.data, prepared.plan
+    landed = land_frame(prepared)
     with report.stage("train"):
         try:
             result = search(
-                pipeline,
+                prepared.pipeline,
                 data.x_train,
                 data.y_train,
                 plan=plan,
@@ -172,6 +193,22 @@ def run_pipeline(
             )
         except SearchError as exc:
             raise ConfigError(f"model.search: {exc}") from None
+    return finish(prepared, landed, result)
+
+
+def land_frame(prepared: Prepared) -> LandedData:
+    with prepared.report.stage("land"):
+        landed = land(prepared.frame, prepared.config.resolve(prepared.config.land.processed_url))
+    prepared.frame = None  # the split holds what the rest needs
+    return landed
+
+
+def finish(
+    prepared: Prepared, landed: LandedData, result: SearchResult, *, run_id: str | None = None
+) -> RunResult:
+    """The pipeline's tail once the model is trained: evaluate → log (into ``run_id`` when
+    given: a sharded search's parent run) → under the model's lock, gate → register → publish."""
+    config, report, data, spec = prepared.config, prepared.report, prepared.data, prepared.spec
     for failure in result.failures:
         report.note(f"warning: {failure.splitlines()[0] if failure else failure}")
     with report.stage("evaluate"):
@@ -179,19 +216,31 @@ def run_pipeline(
         metrics = evaluation.metrics
         figure = evaluation_figure(data.y_test, evaluation.predicted, config.model.task)
 
-    run_id, model_info = _log_run(
-        config, experiment_id, source, landed, plan, result, metrics, figure, spec, data, report
+    logged_run_id, model_info = _log_run(
+        config,
+        prepared.experiment_id,
+        prepared.source,
+        landed,
+        prepared.plan,
+        result,
+        metrics,
+        figure,
+        spec,
+        data,
+        report,
+        run_id=run_id,
     )
 
+    client, uri = prepared.client, prepared.uri
     lock = RegistryLock(
         client,
-        name,
-        purpose=f"training run {run_id}",
+        config.registry.model_name,
+        purpose=f"training run {logged_run_id}",
         lease_s=config.registry.lock_lease_s,
         wait_s=config.registry.lock_wait_s,
         on_wait=report.note,
     )
-    candidate = Candidate(result, data, spec, metrics, landed, run_id, model_info)
+    candidate = Candidate(result, data, spec, metrics, landed, logged_run_id, model_info)
     try:
         with lock:
             return _decide_register_publish(client, config, lock, report, candidate, uri)
@@ -306,10 +355,12 @@ def _log_run(
     spec: MetricSpec,
     data: SplitData,
     report: Reporter,
+    *,
+    run_id: str | None = None,
 ) -> tuple[str, ModelInfo]:
     """One MLflow run with everything measured (started only now: nothing above can leave a
-    FAILED run behind)."""
-    with mlflow.start_run(experiment_id=experiment_id) as run:
+    FAILED run behind); ``run_id``: log into that existing run instead of a new one."""
+    with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id) as run:
         mlflow.set_tags(
             {
                 "data_fingerprint": landed.fingerprint,

@@ -302,11 +302,26 @@ def search(
         raise RuntimeError("GridSearchCV reordered the candidates")  # the plan's contract
     if on_trial:
         on_trial(total, total)
-    scores = fold_scores(results, plan.primary, len(plan.folds))
-    best = select_best(scores)
-    model = clone(pipeline).set_params(**plan.candidates[best]).fit(x, y)
-    trials = [_trial(plan, results, i) for i in range(len(plan.candidates))]
+    scores = {metric: fold_scores(results, metric, len(plan.folds)) for metric in plan.scoring}
     failures = [str(w.message).strip() for w in caught if issubclass(w.category, FitFailedWarning)]
+    return conclude(plan, pipeline, x, y, scores, failures)
+
+
+def conclude(
+    plan: SearchPlan,
+    pipeline: Pipeline,
+    x: pd.DataFrame,
+    y: pd.Series,
+    scores: dict[str, np.ndarray],
+    failures: list[str],
+) -> SearchResult:
+    """The search's outcome from every trial's scorer values (``scores``: metric → candidates x
+    folds), however they were gathered: ``select_best`` on the primary metric, then the refit of
+    the winner on all of x with the estimator's own ``n_jobs``. The single-process search and the
+    sharded search's ``finalize`` both end here."""
+    best = select_best(scores[plan.primary])
+    model = clone(pipeline).set_params(**plan.candidates[best]).fit(x, y)
+    trials = [_trial(plan, scores, i) for i in range(len(plan.candidates))]
     return SearchResult(
         model,
         trials[best]["params"],
@@ -317,13 +332,9 @@ def search(
     )
 
 
-def _trial(plan: SearchPlan, results: dict[str, Any], index: int) -> dict[str, Any]:
-    folds = len(plan.folds)
+def _trial(plan: SearchPlan, scores: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     natural = {
-        metric: [
-            plan.spec.natural(metric, float(results[f"split{k}_test_{metric}"][index]))
-            for k in range(folds)
-        ]
+        metric: [plan.spec.natural(metric, float(value)) for value in scores[metric][index]]
         for metric in plan.scoring
     }
     return {

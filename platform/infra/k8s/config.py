@@ -168,6 +168,16 @@ class IngressConfig(ConfigModel):
         return value
 
 
+class ShardedSearchConfig(ConfigModel):
+    """``stratus:apps.training.sharded``: the search spread over the pods of an Indexed Job
+    (``completions`` = ``parallelism`` = ``shards``), MLflow as the meeting point; shard 0
+    finalizes (see ``infra/k8s/training.py``)."""
+
+    shards: int = Field(ge=2, le=64)
+    #: Requests/limits of each shard's pod (default: ``training.resources``).
+    resources: Resources | None = None
+
+
 class TrainingConfig(ConfigModel):
     """``stratus:apps.training``: scheduled retraining and on-demand runs."""
 
@@ -188,6 +198,18 @@ class TrainingConfig(ConfigModel):
     ttl_seconds_after_finished: int = Field(default=7 * 24 * 3600, ge=0)
     successful_jobs_history: int = Field(default=3, ge=0, le=20)
     failed_jobs_history: int = Field(default=3, ge=0, le=20)
+    #: Off by default: one pod runs the whole search.
+    sharded: ShardedSearchConfig | None = None
+
+    @property
+    def pods_per_run(self) -> int:
+        return self.sharded.shards if self.sharded else 1
+
+    @property
+    def pod_resources(self) -> Resources:
+        if self.sharded and self.sharded.resources:
+            return self.sharded.resources
+        return self.resources
 
     @field_validator("schedule")
     @classmethod

@@ -65,8 +65,8 @@ def quotas(config: AppsConfig) -> dict[str, Quota]:
     api = config.api
     needs = {
         "mlApi": _need(api.replicas.max + api.idle_replicas + SURGE, api.resources),
-        # The scheduled run and one on-demand run may overlap.
-        "mlTraining": _need(2, config.training.resources),
+        # The scheduled run and one on-demand run may overlap (each one pod per shard).
+        "mlTraining": _need(2 * config.training.pods_per_run, config.training.pod_resources),
         "mlflow": _need(config.mlflow.replicas + SURGE, config.mlflow.resources),
     }
     explicit = {

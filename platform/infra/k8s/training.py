@@ -29,6 +29,12 @@ NAME = "training"
 CONFIG_MOUNT = "/etc/stratus/training"
 CONFIG_FILE = "config.yaml"
 GPU_RESOURCE = "nvidia.com/gpu"
+#: The sharded search's environment (``training/shards.py``): the shard count, and the search id
+#: built from the Job's name and uid (unique per Job; shared by its pods and their retries).
+SHARD_COUNT_ENV = "STRATUS_TRAINING_SHARD_COUNT"
+SEARCH_ID_ENV = "STRATUS_TRAINING_SEARCH_ID"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 #: Keys of the pipeline config the platform sets from the foundation (users may not).
 PLATFORM_KEYS = ("workdir", "land.processed_url", "registry.tracking_uri", "publish.stores")
 
@@ -58,7 +64,7 @@ def pipeline_config(
     from training.config import TrainingConfig as PipelineConfig
 
     try:
-        PipelineConfig(**merged)
+        validated = PipelineConfig(**merged)
     except ValidationError as exc:
         problems = [
             f"stratus:apps.training.pipeline.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
@@ -67,7 +73,28 @@ def pipeline_config(
         raise StratusConfigError(
             "invalid training pipeline config:\n  " + "\n  ".join(problems)
         ) from None
+    if config.sharded is not None:
+        _check_shardable(validated, config.sharded.shards)
     return merged
+
+
+def _check_shardable(pipeline: Any, shards: int) -> None:
+    """A sharded search needs a search, and at least one trial per shard."""
+    from training.train import candidates
+
+    options = candidates(pipeline.model, pipeline.seed)
+    if len(options) == 1 and not options[0]:
+        raise StratusConfigError(
+            "stratus:apps.training.sharded: the pipeline has no search to shard "
+            "(set pipeline.model.search.kind and .space, or remove sharded)"
+        )
+    trials = len(options) * pipeline.model.search.cv
+    if shards > trials:
+        raise StratusConfigError(
+            f"stratus:apps.training.sharded.shards: {shards} shards for {trials} trials "
+            f"({len(options)} candidates x {pipeline.model.search.cv} folds): some pods would "
+            "have nothing to do"
+        )
 
 
 @dataclass(frozen=True)
@@ -109,6 +136,7 @@ class Training(pulumi.ComponentResource):
             active_deadline_seconds=config.active_deadline_seconds,
             ttl_seconds_after_finished=config.ttl_seconds_after_finished,
             template=template,
+            **_indexed(config),
         )
         self.cron_job = k8s.batch.v1.CronJob(
             name,
@@ -142,6 +170,7 @@ class Training(pulumi.ComponentResource):
                 active_deadline_seconds=config.active_deadline_seconds,
                 ttl_seconds_after_finished=config.ttl_seconds_after_finished,
                 template=template,
+                **_indexed(config),
             ),
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["spec"]),
         )
@@ -161,14 +190,21 @@ class Training(pulumi.ComponentResource):
             "STRATUS_CODE_VERSION": args.image_version,
             **contract.stores.environment,
         }
+        run_args = ["run", "--config", f"{CONFIG_MOUNT}/{CONFIG_FILE}"]
+        env = pods.env(environment)
+        if config.sharded is not None:
+            environment[SHARD_COUNT_ENV] = str(config.sharded.shards)
+            env = [*pods.env(environment), *_search_id_env()]
+            # Shard 0 waits for the others (bounded by the Job's deadline), then finalizes.
+            run_args += ["--finalize-wait", str(config.active_deadline_seconds)]
         container = k8s.core.v1.ContainerArgs(
             name=NAME,
             image=args.image,
             command=["python", "-m", "training"],
-            args=["run", "--config", f"{CONFIG_MOUNT}/{CONFIG_FILE}"],
-            env=pods.env(environment),
+            args=run_args,
+            env=env,
             resources=pods.resources(
-                config.resources, {GPU_RESOURCE: str(config.gpus)} if gpu else None
+                config.pod_resources, {GPU_RESOURCE: str(config.gpus)} if gpu else None
             ),
             security_context=pods.container_security_context(),
             volume_mounts=[
@@ -201,3 +237,33 @@ class Training(pulumi.ComponentResource):
                 ],
             ),
         )
+
+
+def _indexed(config: TrainingConfig) -> dict[str, Any]:
+    """The Indexed Job fields of a sharded search (none otherwise): one pod per shard, all at
+    once; Kubernetes gives each its ``JOB_COMPLETION_INDEX``."""
+    if config.sharded is None:
+        return {}
+    shards = config.sharded.shards
+    return {"completion_mode": "Indexed", "completions": shards, "parallelism": shards}
+
+
+def _search_id_env() -> list[k8s.core.v1.EnvVarArgs]:
+    """``STRATUS_TRAINING_SEARCH_ID=<job name>-<job uid>`` from the labels the Job controller puts
+    on its pods (the downward API): every pod of one Job, and every retry of a pod, shares it."""
+
+    def label(name: str, key: str) -> k8s.core.v1.EnvVarArgs:
+        return k8s.core.v1.EnvVarArgs(
+            name=name,
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                field_ref=k8s.core.v1.ObjectFieldSelectorArgs(
+                    field_path=f"metadata.labels['{key}']"
+                )
+            ),
+        )
+
+    return [
+        label("STRATUS_JOB_NAME", JOB_NAME_LABEL),
+        label("STRATUS_JOB_UID", JOB_UID_LABEL),
+        k8s.core.v1.EnvVarArgs(name=SEARCH_ID_ENV, value="$(STRATUS_JOB_NAME)-$(STRATUS_JOB_UID)"),
+    ]

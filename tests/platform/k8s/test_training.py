@@ -137,3 +137,105 @@ def test_mlflow_is_highly_available_in_prod(apps: StackRun) -> None:
     ]
     assert len(pdbs) == (1 if prod else 0)
     assert pod_spec(deployment)["nodeSelector"] == {"stratus.io/pool": "system"}
+
+
+SHARDED = {"shards": 3, "resources": {"cpu": "1", "memory": "2Gi", "memoryLimit": "3Gi"}}
+
+
+def test_a_sharded_search_runs_as_an_indexed_job_whose_shard_zero_finalizes() -> None:
+    run = _with_training("aws-dev-apps", sharded=SHARDED)
+    cron = named(run, "CronJob", "training", "ml-training")
+    on_demand = named(run, "Job", "training-on-demand", "ml-training")
+    for job in (cron.get("spec.jobTemplate.spec"), on_demand.get("spec")):
+        assert job["completionMode"] == "Indexed"
+        assert job["completions"] == job["parallelism"] == 3
+    assert on_demand.get("spec.template") == cron.get("spec.jobTemplate.spec.template")
+    spec = pod_spec(cron)
+    assert spec["nodeSelector"] == {"stratus.io/pool": "training"}  # the spot pool
+    (container,) = spec["containers"]
+    assert container["resources"]["requests"] == {"cpu": "1", "memory": "2Gi"}
+    assert container["resources"]["limits"]["memory"] == "3Gi"
+    assert container["args"] == [
+        "run", "--config", "/etc/stratus/training/config.yaml", "--finalize-wait", "21600",
+    ]  # fmt: skip
+    env = {e["name"]: e for e in container["env"]}
+    assert env["STRATUS_TRAINING_SHARD_COUNT"]["value"] == "3"
+    # The search id: the Job's name and uid, from the labels the Job controller sets on its pods.
+    assert env["STRATUS_JOB_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.labels['batch.kubernetes.io/job-name']"
+    )
+    assert env["STRATUS_JOB_UID"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.labels['batch.kubernetes.io/controller-uid']"
+    )
+    names = [e["name"] for e in container["env"]]
+    assert names.index("STRATUS_TRAINING_SEARCH_ID") > names.index("STRATUS_JOB_UID")
+    assert env["STRATUS_TRAINING_SEARCH_ID"]["value"] == "$(STRATUS_JOB_NAME)-$(STRATUS_JOB_UID)"
+    # The namespace quota makes room for two overlapping runs of three pods each.
+    quota = named(run, "ResourceQuota", "compute", "ml-training")
+    assert int(quota.get("spec.hard")["pods"]) >= 6
+
+
+def test_one_pod_runs_the_search_by_default(apps: StackRun) -> None:
+    cron = named(apps, "CronJob", "training", "ml-training")
+    job = cron.get("spec.jobTemplate.spec")
+    assert "completionMode" not in job
+    assert "parallelism" not in job
+    (container,) = pod_spec(cron)["containers"]
+    assert "STRATUS_TRAINING_SHARD_COUNT" not in {e["name"] for e in container["env"]}
+
+
+def test_the_pipeline_the_cluster_would_run_reads_its_shard_from_the_pod(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rendered environment, as the kubelet expands it, is what the CLI reads."""
+    from training.shards import Shard, check_search_id, resolve_shard
+
+    run = _with_training("aws-dev-apps", sharded=SHARDED)
+    (container,) = pod_spec(named(run, "CronJob", "training"))["containers"]
+    labels = {
+        "batch.kubernetes.io/job-name": "training-29400180",
+        "batch.kubernetes.io/controller-uid": "4e7bd2f2-1a5b-4c1e-9f7c-3c2f0e0b8d11",
+    }
+    env: dict[str, str] = {"JOB_COMPLETION_INDEX": "2"}
+    for item in container["env"]:
+        if "valueFrom" in item:
+            path = item["valueFrom"]["fieldRef"]["fieldPath"]
+            env[item["name"]] = labels[path.removeprefix("metadata.labels['").removesuffix("']")]
+        else:
+            value = item["value"]
+            for name, known in env.items():
+                value = value.replace(f"$({name})", known)
+            env[item["name"]] = value
+    assert resolve_shard(None, env) == Shard(2, 3)
+    assert check_search_id(env["STRATUS_TRAINING_SEARCH_ID"]) == (
+        "training-29400180-4e7bd2f2-1a5b-4c1e-9f7c-3c2f0e0b8d11"
+    )
+
+
+def test_sharding_needs_a_search_with_a_trial_per_shard() -> None:
+    section = apps_section("azure-dev-apps")
+    section["training"]["sharded"] = {"shards": 3}
+    section["training"]["pipeline"]["model"]["search"] = {"kind": "none", "space": {}}
+    with pytest.raises(StratusConfigError, match="sharded: the pipeline has no search to shard"):
+        run_stack("azure-dev-apps", override={"stratus:apps": section})
+    section = apps_section("azure-dev-apps")
+    section["training"]["sharded"] = {"shards": 64}
+    with pytest.raises(StratusConfigError, match=r"sharded\.shards: 64 shards for \d+ trials"):
+        run_stack("azure-dev-apps", override={"stratus:apps": section})
+
+
+def test_sharded_objects_are_valid_kubernetes() -> None:
+    import kubernetes_validate
+
+    from infra.render import kubernetes_objects
+
+    run = _with_training("azure-prod-apps", sharded=SHARDED)
+    version = f"{run_stack('azure-prod').outputs['cluster']['kubernetesVersion']}.0"
+    jobs = [
+        m
+        for _, m in kubernetes_objects(run)
+        if m["kind"] in ("Job", "CronJob") and m["metadata"]["namespace"] == "ml-training"
+    ]
+    assert len(jobs) == 2
+    for manifest in jobs:
+        kubernetes_validate.validate(manifest, version, strict=True)
