@@ -171,6 +171,33 @@ def _colour_config(colour: Colour, state: ColourState) -> tuple[tuple[str, str |
     )
 
 
+def _serve(colour: Colour, min_replicas: int, expected: str | None) -> tuple[Step, ...]:
+    """Make ``colour`` the active one, wait for its minimum replicas, verify through ``ml-api``."""
+    return (
+        Step(
+            f"flip the active colour to {colour}",
+            SetConfig((("stratus:apps.api.activeColour", colour),)),
+        ),
+        Step(f"pulumi up (serve {colour})", Up(f"serve {colour}")),
+        Step(
+            f"wait for ml-api-{colour} ({min_replicas} ready)",
+            WaitAvailable(f"ml-api-{colour}", min_replicas),
+        ),
+        Step("verify through ml-api", Smoke("ml-api", expected)),
+    )
+
+
+def _serve_again(colour: Colour) -> tuple[Step, ...]:
+    """Restore: ``colour`` (the one that served before) is the active one again."""
+    return (
+        Step(
+            f"flip the active colour back to {colour}",
+            SetConfig((("stratus:apps.api.activeColour", colour),)),
+        ),
+        Step(f"pulumi up (serve {colour} again)", Up(f"serve {colour}")),
+    )
+
+
 def plan_rollout(request: RolloutRequest, states: Sequence[CloudState]) -> Plan:
     """The rollout of ``request.image`` (and model) to every requested cloud, in order."""
     by_cloud = {state.cloud: state for state in states}
@@ -207,27 +234,14 @@ def plan_rollout(request: RolloutRequest, states: Sequence[CloudState]) -> Plan:
                 WaitAvailable(f"ml-api-{idle}", state.idle_replicas),
             ),
             Step(f"smoke-test {idle} through ml-api-preview", Smoke("ml-api-preview", expected)),
-            Step(
-                f"flip the active colour to {idle}",
-                SetConfig((("stratus:apps.api.activeColour", idle),)),
-            ),
-            Step(f"pulumi up (serve {idle})", Up(f"serve {idle}")),
-            Step(
-                f"wait for ml-api-{idle} ({state.min_replicas} ready)",
-                WaitAvailable(f"ml-api-{idle}", state.min_replicas),
-            ),
-            Step("verify through ml-api", Smoke("ml-api", expected)),
+            *_serve(idle, state.min_replicas, expected),
         )
         restore_before = (
             Step(f"restore {idle}'s previous config", SetConfig(_colour_config(idle, current))),
             Step(f"pulumi up (restore {idle})", Up(f"restore {idle}")),
         )
         restore_after = (
-            Step(
-                f"flip the active colour back to {active}",
-                SetConfig((("stratus:apps.api.activeColour", active),)),
-            ),
-            Step(f"pulumi up (serve {active} again)", Up(f"serve {active}")),
+            *_serve_again(active),
             Step(
                 f"wait for ml-api-{active} ({state.min_replicas} ready)",
                 WaitAvailable(f"ml-api-{active}", state.min_replicas),
@@ -263,24 +277,9 @@ def plan_rollback(env: str, clouds: Sequence[Cloud], states: Sequence[CloudState
         steps = (
             Step(f"check ml-api-{idle} is available", WaitAvailable(f"ml-api-{idle}", 1)),
             Step(f"smoke-test {idle} through ml-api-preview", Smoke("ml-api-preview", None)),
-            Step(
-                f"flip the active colour to {idle}",
-                SetConfig((("stratus:apps.api.activeColour", idle),)),
-            ),
-            Step(f"pulumi up (serve {idle})", Up(f"serve {idle}")),
-            Step(
-                f"wait for ml-api-{idle} ({state.min_replicas} ready)",
-                WaitAvailable(f"ml-api-{idle}", state.min_replicas),
-            ),
-            Step("verify through ml-api", Smoke("ml-api", None)),
+            *_serve(idle, state.min_replicas, None),
         )
-        restore_after = (
-            Step(
-                f"flip the active colour back to {active}",
-                SetConfig((("stratus:apps.api.activeColour", active),)),
-            ),
-            Step(f"pulumi up (serve {active} again)", Up(f"serve {active}")),
-        )
+        restore_after = _serve_again(active)
         plans.append(
             CloudPlan(
                 cloud=cloud,
