@@ -14,13 +14,13 @@ provider (or an existing one) and three IAM roles, each trusted by one kind of w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.aws.irsa import web_identity_trust
 from infra.aws.policy import Statement, document
 from infra.delivery import CI_ROLES, GITHUB_ISSUER, CiRole
 
@@ -68,26 +68,8 @@ ECR_PUSH = [
 
 def github_trust(provider_arn: pulumi.Input[str], subject: str) -> pulumi.Output[str]:
     """Only GitHub tokens for ``subject`` (repository + environment / PR / branch) may assume."""
-    host = GITHUB_ISSUER.removeprefix("https://")
     return pulumi.Output.from_input(provider_arn).apply(
-        lambda arn: json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Federated": arn},
-                        "Action": ["sts:AssumeRoleWithWebIdentity"],
-                        "Condition": {
-                            "StringEquals": {
-                                f"{host}:aud": "sts.amazonaws.com",
-                                f"{host}:sub": subject,
-                            }
-                        },
-                    }
-                ],
-            }
-        )
+        lambda arn: web_identity_trust(arn, GITHUB_ISSUER, subject)
     )
 
 

@@ -21,35 +21,37 @@ class OidcIssuer:
     issuer_url: pulumi.Output[str]
 
 
+def web_identity_trust(provider_arn: str, issuer_url: str, subject: str) -> str:
+    """A trust policy only tokens of ``issuer_url`` for ``subject`` (audience STS) satisfy."""
+    host = issuer_url.removeprefix("https://")
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": ["sts:AssumeRoleWithWebIdentity"],
+                    "Condition": {
+                        "StringEquals": {
+                            f"{host}:sub": subject,
+                            f"{host}:aud": "sts.amazonaws.com",
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
 def service_account_trust(
     issuer: OidcIssuer, namespace: str, service_account: str
 ) -> pulumi.Output[str]:
     """A trust policy only ``system:serviceaccount:<namespace>:<service_account>`` satisfies."""
-
-    def render(values: list[str]) -> str:
-        arn, url = values
-        host = url.removeprefix("https://")
-        subject = f"system:serviceaccount:{namespace}:{service_account}"
-        return json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Federated": arn},
-                        "Action": ["sts:AssumeRoleWithWebIdentity"],
-                        "Condition": {
-                            "StringEquals": {
-                                f"{host}:sub": subject,
-                                f"{host}:aud": "sts.amazonaws.com",
-                            }
-                        },
-                    }
-                ],
-            }
-        )
-
-    return pulumi.Output.all(issuer.provider_arn, issuer.issuer_url).apply(render)
+    subject = f"system:serviceaccount:{namespace}:{service_account}"
+    return pulumi.Output.all(issuer.provider_arn, issuer.issuer_url).apply(
+        lambda values: web_identity_trust(values[0], values[1], subject)
+    )
 
 
 def service_account_role(
