@@ -5,9 +5,11 @@ directory) and keeps one ``mutants/`` tree, so each module gets its own working 
 ``.stratus/mutation/<module>/``: links to the sources and tests, and a ``pyproject.toml`` that is
 the project's own plus a ``[tool.mutmut]`` table naming only that module's source file and only
 its tests (``mutation/modules.toml``). Each run starts from a fresh ``mutants/`` tree, so the
-figures never mix results of older code. The kill rate is read back from mutmut's per-file results
-(``mutants/<source>.meta``) and printed as one table; survivors judged equivalent are listed, with
-the reason, in ``mutation/equivalent.md`` and counted apart.
+figures never mix results of older code; ``--retest`` instead reruns, in the kept tree, only the
+mutants no test killed last time (after adding tests; the module's source must be unchanged).
+The kill rate is read back from mutmut's per-file results (``mutants/<source>.meta``) and printed
+as one table; survivors judged equivalent are listed, with the reason, in
+``mutation/equivalent.md`` and counted apart.
 """
 
 from __future__ import annotations
@@ -116,33 +118,47 @@ def mutmut_config(module: Module) -> str:
     return "\n".join(lines)
 
 
-def prepare_workdir(module: Module) -> Path:
-    """A fresh working directory for one module: links to the code, the project's pyproject.toml
-    with this module's mutmut table, no mutants/ from an earlier run."""
+def prepare_workdir(module: Module, *, keep: bool = False) -> Path:
+    """The working directory of one module: links to the code, the project's pyproject.toml with
+    this module's mutmut table, and no mutants/ from an earlier run unless ``keep``."""
     workdir = WORK_ROOT / module.name
-    if workdir.exists():
+    if workdir.exists() and not keep:
         shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     for name in (*SOURCE_PACKAGES, "tests"):
-        (workdir / name).symlink_to(ROOT / name, target_is_directory=True)
+        link = workdir / name
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name, target_is_directory=True)
     pyproject = (ROOT / "pyproject.toml").read_text()
     (workdir / "pyproject.toml").write_text(pyproject + mutmut_config(module))
     return workdir
 
 
-def run_module(module: Module, equivalent: set[str]) -> Outcome:
-    """Run mutmut for one module (one worker) and read its verdicts back."""
-    workdir = prepare_workdir(module)
+def meta_path(module: Module) -> Path:
+    """mutmut's verdicts for the module's file."""
+    return WORK_ROOT / module.name / "mutants" / f"{module.source}.meta"
+
+
+def run_module(module: Module, equivalent: set[str], *, retest: bool = False) -> Outcome:
+    """Run mutmut for one module (one worker) and read its verdicts back. ``retest``: only the
+    mutants the last run left alive, in its kept mutants/ tree."""
+    names: list[str] = []
+    if retest:
+        if not meta_path(module).exists():
+            raise SystemExit(f"--retest: no earlier run of {module.name} to retest")
+        last = json.loads(meta_path(module).read_text())["exit_code_by_key"]
+        names = sorted(n for n, code in last.items() if code not in KILLED_CODES)
+    workdir = prepare_workdir(module, keep=retest)
     mutmut = Path(sys.executable).parent / "mutmut"
     started = time.monotonic()
     completed = subprocess.run(
-        [str(mutmut), "run", "--max-children", "1"],
+        [str(mutmut), "run", "--max-children", "1", *names],
         cwd=workdir,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         check=False,
     )
     seconds = time.monotonic() - started
-    meta = workdir / "mutants" / f"{module.source}.meta"
+    meta = meta_path(module)
     if completed.returncode != 0 or not meta.exists():
         raise SystemExit(f"mutmut failed for {module.name} ({module.source}): see its output above")
     verdicts: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
@@ -208,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "modules", nargs="*", help="module names of mutation/modules.toml (default: all)"
     )
+    parser.add_argument(
+        "--retest",
+        action="store_true",
+        help="rerun only the mutants the last run of each module left alive",
+    )
     args = parser.parse_args(argv)
     modules = load_modules()
     known = {m.name: m for m in modules}
@@ -219,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     for module in chosen:
         print(f"== mutation: {module.name} ({module.source}) ==", flush=True)
-        outcomes.append(run_module(module, equivalent))
+        outcomes.append(run_module(module, equivalent, retest=args.retest))
         print(report(outcomes[-1:]), flush=True)
     print(report(outcomes))
     print(f"\nworking directories: {WORK_ROOT}")
