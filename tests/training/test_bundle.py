@@ -11,10 +11,14 @@ from fsspec.implementations.local import LocalFileSystem
 from training.bundle import (
     BundleError,
     ModelPointer,
+    bundle_problem,
     fetch_bundle,
     open_store,
+    read_alias_pointer,
     read_pointer,
+    remove_pointer,
     write_bundle,
+    write_pointer,
 )
 
 
@@ -117,3 +121,58 @@ def test_replaced_champion_becomes_previous_and_rollback_clears_it(tmp_path: Pat
         "1",
         None,
     )
+
+
+def _published(tmp_path: Path) -> tuple[Any, str, ModelPointer]:
+    fs, root = open_store(str(tmp_path / "store"))
+    _write(fs, root, _model_dir(tmp_path, "one"), "1")
+    return fs, root, read_pointer(fs, root, "m")
+
+
+def test_a_whole_bundle_has_no_problem(tmp_path: Path) -> None:
+    fs, root, pointer = _published(tmp_path)
+    sizes = {"MLmodel": len("MLmodel one"), "sub/requirements.txt": len("sub/requirements.txt one")}
+    assert set(pointer.files) == {"MLmodel", "model.pkl", "sub/requirements.txt"}
+    assert bundle_problem(fs, root, pointer, sizes=sizes, deep=True) is None
+
+
+def test_bundle_problems_are_named(tmp_path: Path) -> None:
+    fs, root, pointer = _published(tmp_path)
+    base = f"{root}/{pointer.bundle_path}"
+    tampered = pointer.model_copy(update={"checksum": "0" * 64})
+    assert bundle_problem(fs, root, tampered) == (
+        "the pointer's checksum does not match its file digests"
+    )
+    wrong = {"MLmodel": 3}
+    assert bundle_problem(fs, root, pointer, sizes=wrong) == (
+        "bundle file MLmodel has 11 bytes, expected 3"
+    )
+    assert bundle_problem(fs, root, pointer, sizes={"elsewhere": 3}) is None
+    # the same size, other bytes: only the deep check reads them
+    fs.pipe_file(f"{base}/sub/requirements.txt", b"sub/requirements.txt two")
+    assert bundle_problem(fs, root, pointer) is None
+    assert bundle_problem(fs, root, pointer, deep=True) == (
+        "bundle file sub/requirements.txt fails its checksum"
+    )
+    fs.rm_file(f"{base}/model.pkl")
+    assert bundle_problem(fs, root, pointer) == "bundle file model.pkl is missing"
+    fs.rm(base, recursive=True)
+    assert bundle_problem(fs, root, pointer) == "bundle file MLmodel is missing"
+
+
+def test_alias_pointers(tmp_path: Path) -> None:
+    fs, root, pointer = _published(tmp_path)
+    assert read_alias_pointer(fs, root, "m", "champion") == pointer
+    assert read_alias_pointer(fs, root, "m", "previous") is None
+    write_pointer(fs, root, "m", "previous", pointer)
+    assert read_alias_pointer(fs, root, "m", "previous") == pointer
+    assert fs.exists(f"{root}/m/previous.json")
+    fs.pipe_file(f"{root}/m/previous.json", b"{not json")
+    with pytest.raises(BundleError) as caught:
+        read_alias_pointer(fs, root, "m", "previous")
+    assert str(caught.value).startswith(
+        f"pointer {root}/m/previous.json is not a valid model pointer: "
+    )
+    remove_pointer(fs, root, "m", "previous")
+    assert read_alias_pointer(fs, root, "m", "previous") is None
+    remove_pointer(fs, root, "m", "previous")  # removing an absent pointer is no error
