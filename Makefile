@@ -58,7 +58,8 @@ bench: venv
 ##           its own tests (mutation/modules.toml); prints the kill rate per module. Not part of
 ##           `make test` (slow). One worker, niced: the machine is shared. MODULES="codecs gate"
 ##           runs some of them; results stay in .stratus/mutation/<module>/ (`mutmut show NAME`).
-##           MUTATION_ARGS=--retest reruns only the mutants the last run left alive.
+##           MUTATION_ARGS=--retest reruns only the mutants the last run left alive;
+##           MUTATION_ARGS=--report prints the last results again (runs nothing).
 MODULES ?=
 mutation: venv
 	nice -n 10 $(PY) mutation/run.py $(MUTATION_ARGS) $(MODULES)

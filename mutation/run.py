@@ -61,7 +61,8 @@ class Outcome:
     equivalent: tuple[str, ...]
     no_tests: tuple[str, ...]
     other: tuple[str, ...]
-    seconds: float
+    #: None: read back from an earlier run (--report)
+    seconds: float | None
 
     @property
     def total(self) -> int:
@@ -166,7 +167,7 @@ def run_module(module: Module, equivalent: set[str], *, retest: bool = False) ->
 
 
 def tally(
-    module: Module, verdicts: dict[str, int | None], equivalent: set[str], seconds: float
+    module: Module, verdicts: dict[str, int | None], equivalent: set[str], seconds: float | None
 ) -> Outcome:
     """Sort mutmut's exit codes into killed / survived / equivalent / no tests / other."""
     killed = 0
@@ -205,7 +206,7 @@ def report(outcomes: Sequence[Outcome]) -> str:
         lines.append(
             f"{o.module.source:<26} {o.killed:>7} {o.total:>6} {100 * o.rate:>6.1f}% "
             f"{len(o.equivalent):>6} {100 * o.rate_without_equivalent:>8.1f}% "
-            f"{o.seconds:>7.0f}s"
+            + (f"{o.seconds:>7.0f}s" if o.seconds is not None else f"{'-':>8}")
         )
     for o in outcomes:
         for title, names in (
@@ -225,6 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "modules", nargs="*", help="module names of mutation/modules.toml (default: all)"
     )
     parser.add_argument(
+        "--report",
+        action="store_true",
+        help="only print the table of the last run of each module (runs nothing)",
+    )
+    parser.add_argument(
         "--retest",
         action="store_true",
         help="rerun only the mutants the last run of each module left alive",
@@ -239,6 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     equivalent = load_equivalent()
     outcomes: list[Outcome] = []
     for module in chosen:
+        if args.report:
+            if meta_path(module).exists():
+                verdicts = json.loads(meta_path(module).read_text())["exit_code_by_key"]
+                outcomes.append(tally(module, verdicts, equivalent, seconds=None))
+            continue
         print(f"== mutation: {module.name} ({module.source}) ==", flush=True)
         outcomes.append(run_module(module, equivalent, retest=args.retest))
         print(report(outcomes[-1:]), flush=True)

@@ -296,3 +296,26 @@ class _Forbidden(LocalFileSystem):  # type: ignore[misc]
 
 def test_removing_a_pointer_tolerates_store_errors(tmp_path: Path) -> None:
     remove_pointer(_Forbidden(), str(tmp_path), "m", "previous")
+
+
+def test_nested_and_empty_files_round_trip(tmp_path: Path) -> None:
+    local = _model_dir(tmp_path)
+    (local / "sub" / "deeper").mkdir()
+    (local / "sub" / "deeper" / "weights.bin").write_bytes(b"w")
+    (local / "empty.txt").write_bytes(b"")
+    fs, root = open_store(str(tmp_path / "store"))
+    _write(fs, root, local, "1")
+    pointer = read_pointer(fs, root, "m")
+    sizes = {"empty.txt": 0, "sub/deeper/weights.bin": 1}
+    assert bundle_problem(fs, root, pointer, sizes=sizes, deep=True) is None
+    fetched = fetch_bundle(fs, root, pointer, tmp_path / "fetched")
+    assert (fetched / "sub" / "deeper" / "weights.bin").read_bytes() == b"w"
+    assert (fetched / "empty.txt").read_bytes() == b""
+
+
+def test_a_pointer_can_be_the_first_file_of_a_store(tmp_path: Path) -> None:
+    fs, _, pointer = _published(tmp_path)
+    fresh = str(tmp_path / "fresh")
+    fs.makedirs(fresh)
+    write_pointer(fs, fresh, "other", "champion", pointer)
+    assert read_pointer(fs, fresh, "other") == pointer

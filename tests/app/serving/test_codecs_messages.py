@@ -23,6 +23,7 @@ NAN_NATIVE = FeatureSchema(names=("a", "b", "c"), types=("double",) * 3, allow_n
 INTEGER_B = FeatureSchema(names=("a", "b", "c"), types=("double", "long", "double"))
 NULL_B = "row 0: feature 'b' must be a number, got null None"
 WIDE = FeatureSchema(names=tuple(f"f{i}" for i in range(10)), types=("double",) * 10)
+NINE = FeatureSchema(names=WIDE.names[:9], types=("double",) * 9)
 
 
 def tensor(name: str, shape: Any, data: Any = None, datatype: Any = "FP64") -> dict[str, Any]:
@@ -63,6 +64,11 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: codecs.from_rows(WIDE, [[1]], "instances"),
         "'instances' row 0 has 1 values; the model takes 10 features "
         "('f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7' and 2 more)",
+    ),
+    "one name past the shown ones": (
+        lambda: codecs.from_rows(NINE, [[1]], "instances"),
+        "'instances' row 0 has 1 values; the model takes 9 features "
+        "('f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7' and 1 more)",
     ),
     "a string value": (
         lambda: codecs.from_rows(SCHEMA, [[1, 2, 3], [1, "x", 3]], "instances"),
