@@ -250,3 +250,15 @@ def test_a_failed_fetch_is_logged_backs_off_and_a_success_resets_it(
     last = [r for r in caplog.records if r.name == "stratus.auth"][-1]
     # the cached keys: k1, and under None the lone key; the back-off restarts at 1 s
     assert (last.cached_keys, last.retry_in_s) == (2, 1.0)  # type: ignore[attr-defined]
+
+
+def test_a_first_successful_fetch_leaves_no_back_off(issuer: Issuer) -> None:
+    now = [0.5]
+    client = httpx.AsyncClient(transport=_Provider(issuer).transport())
+    cache = JwksCache(
+        "https://issuer.test/jwks", 300, client, min_interval_s=0, clock=lambda: now[0]
+    )
+    asyncio.run(cache.key("k1"))
+    now[0] = 0.6
+    assert _refusal(cache, "rotated")[0] == "unknown_kid"
+    assert cache.fetches == 2  # the unknown kid was looked up at once

@@ -360,6 +360,10 @@ def test_jwt_refusals_say_why(issuer: Issuer) -> None:
             "bad_issuer",
             "the token is not from the configured issuer",
         ),
+        issuer.token(sub=None): (
+            "invalid_token",
+            'the token is not valid: Token is missing the "sub" claim',
+        ),
     }
     for token, expected in cases.items():
         assert _refusal(auth.authenticate(token)) == expected, token
