@@ -319,3 +319,29 @@ def test_a_pointer_can_be_the_first_file_of_a_store(tmp_path: Path) -> None:
     fs.makedirs(fresh)
     write_pointer(fs, fresh, "other", "champion", pointer)
     assert read_pointer(fs, fresh, "other") == pointer
+
+
+def test_an_azure_store_root_has_no_trailing_slash() -> None:
+    """adlfs keeps the trailing '/' of ``az://container/prefix/``; pointer paths are joined to
+    the root, so it must go (no request is made: the filesystem connects lazily)."""
+    fs, root = open_store("az://container/prefix/", {"account_name": "devstoreaccount1"})
+    assert root == "container/prefix"
+    assert not is_local_filesystem(fs)
+
+
+class _UnlistedPrefix(MemoryFileSystem):  # type: ignore[misc]
+    """An object store that answers a listing of a missing prefix with FileNotFoundError."""
+
+    cachable = False
+
+    def find(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        if not self.exists(path):
+            raise FileNotFoundError(path)
+        return super().find(path, *args, **kwargs)
+
+
+def test_a_bundle_whose_prefix_cannot_be_listed_is_missing() -> None:
+    pointer = make_pointer(
+        name="m", version="1", files={"MLmodel": "0" * 64}, source_uri="models:/m/1"
+    )
+    assert bundle_problem(_UnlistedPrefix(), "/store", pointer) == "bundle file MLmodel is missing"
