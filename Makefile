@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 #: pinned: `make lock` must resolve the same way on every machine
 UV_VERSION := 0.13.9
 
-.PHONY: venv node run test lint typecheck pytest policies docs docs-build bench audit clean lock images images-unlocked base-image
+.PHONY: venv node run test lint typecheck pytest policies docs docs-build bench audit mutation clean lock images images-unlocked base-image
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -69,6 +69,16 @@ audit: venv
 ##        BENCH_ARGS=--quick for a smoke run
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
+
+## mutation: mutation testing (mutmut) of the critical modules, one at a time, each against only
+##           its own tests (mutation/modules.toml); prints the kill rate per module. Not part of
+##           `make test` (slow). One worker, niced: the machine is shared. MODULES="codecs gate"
+##           runs some of them; results stay in .stratus/mutation/<module>/ (`mutmut show NAME`).
+##           MUTATION_ARGS=--retest reruns only the mutants the last run left alive;
+##           MUTATION_ARGS=--report prints the last results again (runs nothing).
+MODULES ?=
+mutation: venv
+	nice -n 10 $(PY) mutation/run.py $(MUTATION_ARGS) $(MODULES)
 
 ## lock: pin each image's dependencies, with hashes, from pyproject.toml: the `inference` extra
 ##       → app/requirements.txt, the `training` extra → training/requirements.txt. One universal

@@ -139,7 +139,12 @@ def _raise_bad_value(
     allowed = _NULLABLE_NUMBER_TYPES if _takes_missing(schema, policy) else _NUMBER_TYPES
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
-            if value is None and not policy.strict:
+            # a null the model fills in is no problem: name the value that is
+            if (
+                value is None
+                and not policy.strict
+                and not (schema.allow_nan or j in schema.missing_ok)
+            ):
                 raise InputError(
                     f"{what} {i}: feature {schema.names[j]!r} is missing and the model cannot "
                     "fill it in; send a number"

@@ -89,3 +89,40 @@ def test_gate_for_regression_lower_is_better() -> None:
     assert "worse than the champion" in rejected.reasons[1]
     baseline = DriftReference(48.0, "gate.baseline")
     assert not decide({"rmse": 49.5, "mae": 40.0, "r2": 0.4}, config, None, baseline).accepted
+
+
+def test_a_metric_exactly_on_a_threshold_or_tolerance_passes() -> None:
+    """The bounds are inclusive: the minimum, the maximum, the champion tolerance and the drift
+    tolerance are each still acceptable (values exact in binary floating point)."""
+    config = TrainingConfig(
+        gate={
+            "min": {"roc_auc": 0.625},
+            "max": {"f1": 0.75},
+            "tolerance": 0.25,
+            "drift_tolerance": 0.125,
+        }
+    )
+    metrics = {**GOOD, "roc_auc": 0.625, "f1": 0.75}
+    champion = _champion(0.875, candidate=0.625)
+    reference = DriftReference(0.75, "the best accepted version v2")
+    decision = decide(metrics, config, champion, reference)
+    assert decision.accepted, decision.reasons
+    assert decision.champion is champion
+    assert decision.reasons == [
+        "roc_auc 0.6250 vs champion v4 0.8750 on the 114 holdout rows neither model trained on "
+        "(tolerance 0.2500)",
+        "roc_auc 0.6250 vs the best accepted version v2 0.7500 (drift tolerance 0.1250)",
+    ]
+    beyond = decide(metrics, config, champion, DriftReference(0.875, "gate.baseline"))
+    assert beyond.reasons == [
+        "drifted too far: roc_auc 0.6250 vs gate.baseline 0.8750 (drift tolerance 0.1250)"
+    ]
+
+
+def test_a_non_finite_metric_is_explained() -> None:
+    decision = decide({**GOOD, "roc_auc": math.nan}, TrainingConfig(), None)
+    assert decision.reasons == [
+        "roc_auc is nan on the holdout, not a number the gate can judge "
+        "(a class missing from the holdout, or a degenerate model)"
+    ]
+    assert decision.champion is None

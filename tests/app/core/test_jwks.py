@@ -173,3 +173,95 @@ def test_the_identity_providers_address_is_logged_not_shown(
         assert leaked not in answer.text
     logged = [r for r in caplog.records if r.name == "stratus.auth"]
     assert any(getattr(r, "jwks_url", None) == idp.url for r in logged)
+
+
+class _Provider:
+    """An in-process JWKS endpoint (httpx mock transport) that can be told to fail."""
+
+    def __init__(self, issuer: Issuer) -> None:
+        self.issuer = issuer
+        self.failing = False
+
+    def transport(self) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            if self.failing:
+                return httpx.Response(503, text="down")
+            return httpx.Response(200, json=self.issuer.jwks())
+
+        return httpx.MockTransport(handler)
+
+
+def _refusal(cache: JwksCache, kid: str | None) -> tuple[str, str]:
+    with pytest.raises(AuthError) as caught:
+        asyncio.run(cache.key(kid))
+    return caught.value.reason, str(caught.value)
+
+
+def test_jwks_cache_defaults() -> None:
+    cache = JwksCache("https://issuer.test/jwks", 300)
+    assert (cache.backoff_max_s, cache.min_interval_s, cache.fetches) == (60.0, 10.0, 0)
+
+
+def test_an_unknown_kid_refetches_only_after_the_minimum_interval(issuer: Issuer) -> None:
+    now = [1000.0]
+    provider = _Provider(issuer)
+    client = httpx.AsyncClient(transport=provider.transport())
+    cache = JwksCache("https://issuer.test/jwks", 300, client, clock=lambda: now[0])
+    asyncio.run(cache.key("k1"))
+    assert cache.fetches == 1
+    now[0] += 5
+    assert _refusal(cache, "rotated") == (
+        "unknown_kid",
+        "the token's signing key is not in the issuer's JWKS",
+    )
+    assert cache.fetches == 1  # fetched a moment ago: the kid is not there
+    now[0] += 5  # exactly the minimum interval later
+    assert _refusal(cache, "rotated")[0] == "unknown_kid"
+    assert cache.fetches == 2
+
+
+def test_a_failed_fetch_is_logged_backs_off_and_a_success_resets_it(
+    issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [0.5]
+    provider = _Provider(issuer)
+    client = httpx.AsyncClient(transport=provider.transport())
+    cache = JwksCache(
+        "https://issuer.test/jwks", 300, client, min_interval_s=0, clock=lambda: now[0]
+    )
+    provider.failing = True
+    with caplog.at_level(logging.WARNING, logger="stratus.auth"):
+        assert _refusal(cache, "k1") == (
+            "jwks_unavailable",
+            "the token cannot be verified now; retry later",
+        )
+    [record] = [r for r in caplog.records if r.name == "stratus.auth"]
+    assert record.getMessage() == "JWKS fetch failed; serving cached keys"
+    assert record.error.startswith("HTTPStatusError: ")  # type: ignore[attr-defined]
+    assert (record.cached_keys, record.retry_in_s) == (0, 1.0)  # type: ignore[attr-defined]
+    assert _refusal(cache, "k1")[0] == "jwks_unavailable"
+    assert cache.fetches == 1  # backing off: no fetch before clock 1.5
+    now[0] = 1.5
+    provider.failing = False
+    assert asyncio.run(cache.key("k1")).jwk.key_id == "k1"
+    assert cache.fetches == 2
+    now[0] = 1.6  # the success cleared the back-off: an unknown kid fetches at once
+    provider.failing = True
+    assert _refusal(cache, "rotated")[0] == "unknown_kid"  # the cached keys still answer
+    assert cache.fetches == 3
+    assert asyncio.run(cache.key("k1")).jwk.key_id == "k1"
+    last = [r for r in caplog.records if r.name == "stratus.auth"][-1]
+    # the cached keys: k1, and under None the lone key; the back-off restarts at 1 s
+    assert (last.cached_keys, last.retry_in_s) == (2, 1.0)  # type: ignore[attr-defined]
+
+
+def test_a_first_successful_fetch_leaves_no_back_off(issuer: Issuer) -> None:
+    now = [0.5]
+    client = httpx.AsyncClient(transport=_Provider(issuer).transport())
+    cache = JwksCache(
+        "https://issuer.test/jwks", 300, client, min_interval_s=0, clock=lambda: now[0]
+    )
+    asyncio.run(cache.key("k1"))
+    now[0] = 0.6
+    assert _refusal(cache, "rotated")[0] == "unknown_kid"
+    assert cache.fetches == 2  # the unknown kid was looked up at once

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,13 +16,18 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from app.core.config import Settings
 from app.core.jwt_auth import JwksCache, JwtAuthenticator, signing_keys
 from app.core.security import (
+    ROLES,
     ApiKeyAuthenticator,
     AuthError,
     ConfigError,
+    NoAuthenticator,
+    Principal,
+    bearer_token,
     build_authenticator,
     hash_key,
     match_digest,
@@ -295,3 +303,217 @@ def test_a_kid_naming_a_key_of_another_type_is_401_not_500(
         assert answer.status_code == 401, answer.text
         assert answer.json()["code"] == "unauthenticated"
         assert answer.headers["www-authenticate"] == "Bearer"
+
+
+# Each refusal carries its own reason (the metric label) and message (what the 401 says); the
+# helpers around the authenticators keep exactly their documented rules.
+
+
+def _jwt(issuer: Issuer, **settings: Any) -> JwtAuthenticator:
+    client = httpx.AsyncClient(transport=issuer.transport())
+    jwks = JwksCache("https://issuer.test/jwks", 300, client)
+    return JwtAuthenticator(jwt_settings(**settings), jwks)
+
+
+def _refusal(authenticate: Any) -> tuple[str, str]:
+    with pytest.raises(AuthError) as caught:
+        asyncio.run(authenticate)
+    return caught.value.reason, str(caught.value)
+
+
+def _unsigned(header: dict[str, Any]) -> str:
+    """A token-shaped string with the given header (its signature is never reached)."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part({'sub': 'x'})}.c2ln"
+
+
+def test_jwt_refusals_say_why(issuer: Issuer) -> None:
+    auth = _jwt(issuer, jwt_algorithms="RS256,ES256")
+    now = int(time.time())
+    issuer.publish_ec = True
+    es_token_naming_the_rsa_key = jwt.encode(
+        issuer.claims(), issuer.ec_key, "ES256", headers={"kid": "k1"}
+    )
+    cases = {
+        None: ("missing", "a bearer token is required (Authorization: Bearer)"),
+        "not-a-jwt": ("malformed_token", "the bearer token is not a JWT"),
+        jwt.encode({"sub": "x"}, "secret-secret-secret-secret-secret", algorithm="HS256"): (
+            "bad_algorithm",
+            "token algorithm must be one of ['ES256', 'RS256']",
+        ),
+        _unsigned({"alg": ["RS256"], "kid": "k1"}): (
+            "bad_algorithm",
+            "token algorithm must be one of ['ES256', 'RS256']",
+        ),
+        es_token_naming_the_rsa_key: (
+            "bad_algorithm",
+            "the token's algorithm does not match its signing key",
+        ),
+        issuer.token(exp=now - 60): ("expired", "the token has expired"),
+        issuer.token(aud="someone-else"): ("bad_audience", "the token is not for this audience"),
+        issuer.token(iss="https://evil.test/"): (
+            "bad_issuer",
+            "the token is not from the configured issuer",
+        ),
+        issuer.token(sub=None): (
+            "invalid_token",
+            'the token is not valid: Token is missing the "sub" claim',
+        ),
+    }
+    for token, expected in cases.items():
+        assert _refusal(auth.authenticate(token)) == expected, token
+
+
+def test_jwt_leeway_accepts_a_token_just_expired(issuer: Issuer) -> None:
+    token = issuer.token(exp=int(time.time()) - 5)
+    who = asyncio.run(_jwt(issuer, jwt_leeway_s=60).authenticate(token))
+    assert who == Principal("alice", frozenset({"predict"}), "jwt")
+    assert _refusal(_jwt(issuer).authenticate(token))[0] == "expired"
+
+
+def test_a_fresh_jwks_is_fetched_once_for_many_tokens(issuer: Issuer) -> None:
+    client = httpx.AsyncClient(transport=issuer.transport())
+    now = [1000.0]
+    jwks = JwksCache("https://issuer.test/jwks", 300, client, clock=lambda: now[0])
+    auth = JwtAuthenticator(jwt_settings(), jwks)
+
+    async def three() -> None:
+        for _ in range(3):
+            await auth.authenticate(issuer.token())
+            await asyncio.sleep(0)
+
+    asyncio.run(three())
+    assert issuer.fetches == 1
+    now[0] += 301  # older than the TTL: the next request refreshes in the background
+    asyncio.run(three())
+    assert issuer.fetches == 2
+
+
+def test_api_key_refusals_and_principal() -> None:
+    key, entry = new_key_entry("ci", ["predict"])
+    auth = ApiKeyAuthenticator(parse_key_entries(json.dumps([entry]), "test"))
+    assert _refusal(auth.authenticate(None)) == (
+        "missing",
+        "an API key is required (X-API-Key or Authorization: Bearer)",
+    )
+    assert _refusal(auth.authenticate(key + "x")) == ("invalid_key", "the API key is not valid")
+    assert asyncio.run(auth.authenticate(key)) == Principal("ci", frozenset({"predict"}), "api-key")
+
+
+def test_disabled_auth_gives_everyone_every_role() -> None:
+    who = asyncio.run(NoAuthenticator().authenticate(None))
+    assert who == Principal("anonymous", ROLES, "disabled")
+
+
+@pytest.mark.parametrize(
+    ("authorization", "api_key", "token"),
+    [
+        (None, None, None),
+        ("Bearer abc", None, "abc"),
+        ("bearer abc ", None, "abc"),
+        ("BEARER  abc", None, "abc"),
+        ("Bearer abc", "from-header", "from-header"),
+        ("Basic abc", None, None),
+        ("Bearer ", None, None),
+        ("Bearer", None, None),
+    ],
+)
+def test_bearer_token(authorization: str | None, api_key: str | None, token: str | None) -> None:
+    assert bearer_token(authorization, api_key) == token
+
+
+def test_jwks_documents_without_keys_are_refused() -> None:
+    for document in ([], {"keys": "k1"}, {}):
+        with pytest.raises(ValueError, match="JWKS") as caught:
+            signing_keys(document)
+        assert str(caught.value) == "the JWKS document has no 'keys' array"
+    with pytest.raises(ValueError, match="JWKS") as caught:
+        signing_keys({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]})
+    assert str(caught.value) == "the JWKS document holds no usable signature keys"
+
+
+def test_unusable_jwks_entries_before_a_good_key_are_skipped(issuer: Issuer) -> None:
+    good = issuer.jwks()["keys"][0]
+    del good["use"]  # `use` defaults to a signature key
+    skipped = [
+        "not an object",
+        {"kty": "oct", "kid": "shared", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"},
+        {**good, "kid": "enc", "use": "enc"},
+        {"kty": "RSA", "kid": "broken"},
+    ]
+    keys = signing_keys({"keys": [*skipped, good]})
+    assert set(keys) == {"k1", None}
+    assert keys[None] is keys["k1"]
+    assert keys["k1"].algorithms == frozenset({"RS256"})
+
+
+def test_a_key_type_outside_the_table_verifies_its_own_algorithm(issuer: Issuer) -> None:
+    issuer.publish_ec = True
+    ec = issuer.jwks()["keys"][1]
+    del ec["alg"]
+    assert signing_keys({"keys": [ec]})["ec1"].algorithms == frozenset({"ES256"})
+
+
+def test_key_list_errors_name_each_place(tmp_path: Path) -> None:
+    digest = "0" * 64
+    cases = {
+        "{}": "X is not a valid API key list: the list: Input should be a valid array",
+        f'[{{"name": "a", "sha256": "{digest}", "roles": ["predict"], "stk_x": 1}}, '
+        f'{{"name": "", "sha256": "{digest}", "roles": ["predict"]}}]': (
+            "X is not a valid API key list: entry[0].<unknown field>: Extra inputs are not "
+            "permitted; entry[1].name: String should have at least 1 character"
+        ),
+    }
+    for raw, message in cases.items():
+        with pytest.raises(ConfigError) as caught:
+            parse_key_entries(raw, "X")
+        assert str(caught.value) == message
+
+
+def test_keys_from_the_variable_and_the_file_both_count(tmp_path: Path) -> None:
+    env_key, env_entry = new_key_entry("env", ["predict"])
+    file_key, file_entry = new_key_entry("file", ["admin"])
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps([file_entry]))
+    auth = build_authenticator(
+        Settings(api_keys=SecretStr(json.dumps([env_entry])), api_keys_file=path)
+    )
+    assert asyncio.run(auth.authenticate(env_key)).subject == "env"
+    assert asyncio.run(auth.authenticate(file_key)).subject == "file"
+
+
+def test_an_empty_key_list_names_its_source(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_authenticator(Settings(api_keys=SecretStr("[]")))
+    assert str(caught.value) == "STRATUS_API_KEYS holds no keys"
+    path = tmp_path / "keys.json"
+    path.write_text("[]")
+    with pytest.raises(ConfigError) as caught:
+        build_authenticator(Settings(api_keys_file=path))
+    assert str(caught.value) == f"STRATUS_API_KEYS_FILE={path} holds no keys"
+
+
+def test_jwt_settings_reach_the_jwks_cache() -> None:
+    auth = build_authenticator(jwt_settings(jwks_cache_s=42, jwks_backoff_max_s=7))
+    assert isinstance(auth, JwtAuthenticator)
+    assert (auth.jwks.url, auth.jwks.ttl_s, auth.jwks.backoff_max_s) == (
+        "https://issuer.test/jwks",
+        42,
+        7,
+    )
+
+
+def test_new_keys_are_long_random_and_prefixed() -> None:
+    key, entry = new_key_entry("ci", ["predict", "admin"])
+    other, _ = new_key_entry("ci", ["predict"])
+    assert key.startswith("stk_")
+    assert len(key) == len("stk_") + 43  # 32 random bytes, base64url
+    assert key != other
+    assert (entry["name"], entry["sha256"]) == ("ci", hash_key(key))
+    assert sorted(entry["roles"]) == ["admin", "predict"]
+    with pytest.raises(ConfigError) as caught:
+        new_key_entry("ci", ["predict", "root"])
+    assert str(caught.value) == "unknown role(s) ['root']; use ['admin', 'predict']"

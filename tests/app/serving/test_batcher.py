@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,78 @@ def test_batched_answers_equal_unbatched_ones_as_documented(tmp_path: Path) -> N
         np.testing.assert_array_equal(result.labels, alone.labels)
         np.testing.assert_array_equal(result.labels, trained.pipeline.predict(features[i : i + 1]))
         np.testing.assert_allclose(result.probabilities, alone.probabilities, rtol=0, atol=1e-12)
+
+
+class SlowPickyModel(PickyModel):
+    """Picky, and slow when it predicts the blocker row (so the next requests queue up)."""
+
+    def __init__(self, inner: LoadedModel, blocker: np.ndarray) -> None:
+        super().__init__(inner)
+        self.blocker = blocker
+
+    def predict(self, features: np.ndarray) -> Any:
+        if features.shape[0] == 1 and (features == self.blocker).all():
+            time.sleep(0.5)
+        return super().predict(features)
+
+
+@pytest.mark.parametrize("queued", [2, 3])
+def test_a_failing_batch_is_retried_request_by_request(
+    model: LoadedModel, rows: np.ndarray, caplog: pytest.LogCaptureFixture, queued: int
+) -> None:
+    """The model raises on a batch of queued requests: the second is the bad one, the others
+    still get their own rows, and the one warning names the model's error."""
+    picky: Any = SlowPickyModel(model, rows[:1])
+    bad = rows[1:3].copy()
+    bad[1, 0] = -1e9
+    mine = [rows[3:5], bad, rows[5:6]][:queued]
+    metrics = Metrics()
+
+    async def scenario() -> list[Any]:
+        b = batcher(metrics, use_thread=True)
+        b.start()
+        busy = asyncio.ensure_future(b.submit(picky, rows[:1]))  # the next ones queue up
+        await asyncio.sleep(0.1)
+        requests = [b.submit(picky, features) for features in mine]
+        results = await asyncio.gather(*requests, return_exceptions=True)
+        await busy
+        await b.stop()
+        return list(results)
+
+    with caplog.at_level(logging.WARNING, logger="stratus.batcher"):
+        results = asyncio.run(scenario())
+    assert metrics.batch_requests._sum.get() == 1 + queued  # the queued ones were one batch
+    failed = results.pop(1)
+    assert isinstance(failed, PredictFailedError)
+    assert str(failed) == "value out of range"
+    for result, own in zip(results, [mine[0], *mine[2:]], strict=True):
+        alone = model.predict(own)
+        np.testing.assert_array_equal(result.labels, alone.labels)
+        np.testing.assert_array_equal(result.probabilities, alone.probabilities)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "stratus.batcher"]
+    assert warnings == ["the model raised on a request: value out of range"]
+
+
+def test_a_lone_failing_request_gets_the_models_error(
+    model: LoadedModel, rows: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    picky: Any = PickyModel(model)
+    bad = rows[:1].copy()
+    bad[0, 0] = -1e9
+
+    async def scenario() -> Any:
+        b = batcher()
+        b.start()
+        try:
+            return await b.submit(picky, bad)
+        except PredictFailedError as exc:
+            return exc
+        finally:
+            await b.stop()
+
+    with caplog.at_level(logging.WARNING, logger="stratus.batcher"):
+        failed = asyncio.run(scenario())
+    assert isinstance(failed, PredictFailedError)
+    assert str(failed) == "value out of range"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "stratus.batcher"]
+    assert warnings == ["the model raised on a request: value out of range"]
