@@ -29,6 +29,9 @@ from training.land import LandedData, land
 from training.progress import Reporter
 
 
+REMEDY = "Remove that file and run again: the data is then landed anew."
+
+
 class BackgroundLanding:
     """``land(frame, processed_url)`` running in its own thread; ``wait`` for its result."""
 
@@ -78,9 +81,13 @@ def verify_landed(landed: LandedData) -> None:
         with fsspec.open(landed.url, "rb") as handle:
             metadata = pq.ParquetFile(handle).metadata
     except (OSError, ValueError) as exc:
-        raise DataSourceError(f"the landed file {landed.url} cannot be read back: {exc}") from None
+        raise DataSourceError(
+            f"the landed file {landed.url} is not a readable Parquet file ({exc}); nothing was "
+            f"registered. {REMEDY}"
+        ) from None
     if (metadata.num_rows, metadata.num_columns) != (landed.rows, landed.columns):
         raise DataSourceError(
             f"the landed file {landed.url} holds {metadata.num_rows} rows x "
-            f"{metadata.num_columns} columns, not the {landed.rows} x {landed.columns} landed"
+            f"{metadata.num_columns} columns, not the {landed.rows} x {landed.columns} of the "
+            f"data; nothing was registered. {REMEDY}"
         )
