@@ -2,12 +2,15 @@
 background thread while the model trains, and the run waits for it (and verifies the file)
 before anything is logged or registered.
 
-Why: hashing and writing the Parquet file (``training/land.py``) cost about a third of a fit on
-a large frame, and neither needs the model. The guarantees of a serial landing stay:
+Why: hashing and writing the Parquet file (``training/land.py``) is a sizeable part of a run on
+a large frame, and neither needs the model. The frame itself is not kept for it: the landing
+writes the rows rebuilt from the split in their original order (``split.rows_in_order``), so
+training does not hold the data twice. The guarantees of a serial landing stay:
 
-* the file is content-addressed and complete before a model is registered: ``wait`` returns only
-  once ``land`` has written (or found) ``<fingerprint>.parquet`` and its footer says the rows and
-  columns of the frame (``verify_landed``);
+* the file is content-addressed and complete before a model is registered: the fingerprint is
+  taken from the validated frame itself, the rebuilt rows must hash to it before anything is
+  written (``land_rows``), and ``wait`` returns only once ``<fingerprint>.parquet`` is written (or
+  was there) and its footer says the rows and columns of the data (``verify_landed``);
 * nothing is registered when landing fails: ``wait`` raises the landing's error, and the runner
   calls it before it starts the MLflow run (so there is no FAILED run either);
 * no write outlives the run: leaving the ``landing_in_background`` block — normally or by an
@@ -21,13 +24,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import fsspec
-import pandas as pd
 import pyarrow.parquet as pq
 
 from training.errors import DataSourceError
-from training.land import LandedData, land
+from training.land import LandedData, RowSource, land_rows
 from training.progress import Reporter
-
 
 REMEDY = "Remove that file and run again: the data is then landed anew."
 
@@ -35,18 +36,18 @@ REMEDY = "Remove that file and run again: the data is then landed anew."
 class BackgroundLanding:
     """``land(frame, processed_url)`` running in its own thread; ``wait`` for its result."""
 
-    def __init__(self, frame: pd.DataFrame, processed_url: str, report: Reporter) -> None:
+    def __init__(self, source: RowSource, processed_url: str, report: Reporter) -> None:
         self._report = report
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stratus-land")
         self._future: Future[LandedData] = executor.submit(
-            self._land, frame, processed_url, report
+            self._land, source, processed_url, report
         )
         executor.shutdown(wait=False)  # the one thread ends with its task
 
     @staticmethod
-    def _land(frame: pd.DataFrame, processed_url: str, report: Reporter) -> LandedData:
+    def _land(source: RowSource, processed_url: str, report: Reporter) -> LandedData:
         with report.stage("land"):
-            landed = land(frame, processed_url)
+            landed = land_rows(source, processed_url)
             verify_landed(landed)
         return landed
 
@@ -64,10 +65,10 @@ class BackgroundLanding:
 
 @contextmanager
 def landing_in_background(
-    frame: pd.DataFrame, processed_url: str, report: Reporter
+    source: RowSource, processed_url: str, report: Reporter
 ) -> Iterator[BackgroundLanding]:
-    """Start landing ``frame``; on leaving the block, the landing has finished either way."""
-    landing = BackgroundLanding(frame, processed_url, report)
+    """Start landing ``source``; on leaving the block, the landing has finished either way."""
+    landing = BackgroundLanding(source, processed_url, report)
     try:
         yield landing
     finally:

@@ -6,9 +6,10 @@ store locations exist and are reachable, the data validates, the estimator param
 values are valid, the split leaves every class in the holdout and in every CV fold. Then the data
 is landed in a background thread while the search and the refit run (``training/landing.py``);
 the evaluation runs, and the landing is waited for and verified, before an MLflow run is started,
-so a failure in any of them leaves no half-filled (FAILED) run behind and registers nothing. Only the steps that read or move the
-aliases hold the lock (``training/lock.py``): training runs in parallel, the gate compares with
-the champion it replaces, and publishing mirrors the registry's aliases as they are then.
+so a failure in any of them leaves no half-filled (FAILED) run behind and registers nothing.
+Only the steps that read or move the aliases hold the lock (``training/lock.py``): training runs
+in parallel, the gate compares with the champion it replaces, and publishing mirrors the
+registry's aliases as they are then.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from training.errors import ConfigError, DataValidationError, RegistryError
 from training.evaluate import evaluate, evaluation_figure
 from training.features import build_pipeline
 from training.gate import GateDecision, decide
-from training.land import LandedData
+from training.land import LandedData, RowSource
 from training.landing import BackgroundLanding, landing_in_background
 from training.load import load_data
 from training.locations import check_location
@@ -41,7 +42,7 @@ from training.lock import RegistryLock
 from training.metrics import MetricSpec, metric_spec
 from training.progress import Reporter, SilentReporter
 from training.publish import Published, publish
-from training.split import SplitData, check_split, split
+from training.split import SplitData, check_split, rows_in_order, split
 from training.train import (
     SearchError,
     SearchPlan,
@@ -202,14 +203,16 @@ def run_pipeline(
 
 @contextmanager
 def land_in_background(prepared: Prepared) -> Iterator[BackgroundLanding]:
-    """Land the validated frame while the block trains (``training/landing.py``); the frame is
-    dropped once landed (the split holds what the rest needs)."""
+    """Land the validated frame while the block trains (``training/landing.py``), from the split:
+    the frame's fingerprint and schema are taken, then the frame is dropped."""
     url = prepared.config.resolve(prepared.config.land.processed_url)
-    try:
-        with landing_in_background(prepared.frame, url, prepared.report) as landing:
-            yield landing
-    finally:
-        prepared.frame = None
+    frame, data, target = prepared.frame, prepared.data, prepared.config.data.target
+    columns = [str(column) for column in frame.columns]
+    source = RowSource.of(frame, lambda size: rows_in_order(data, columns, target, size))
+    # From here on the split is the data: the frame is dropped before training starts.
+    prepared.frame = frame = None
+    with landing_in_background(source, url, prepared.report) as landing:
+        yield landing
 
 
 def finish(

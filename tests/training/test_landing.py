@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from tests.training.conftest import Hook, Killed, unique_name, write_config
 from training.config import TrainingConfig, load_config
 from training.errors import DataSourceError
-from training.land import LandedData, land
+from training.land import LandedData, RowSource, land
 from training.landing import landing_in_background, verify_landed
 from training.load import synthetic
 from training.progress import SilentReporter
@@ -76,12 +76,15 @@ def test_leaving_the_block_early_waits_for_the_landing(tmp_path: Path) -> None:
     """An error in training leaves the block at once; the landing has finished by then (the file
     is whole under its final name, no temporary file is left)."""
     frame = synthetic(20_000, 8, task="classification", seed=3, target="target")
-    with pytest.raises(RuntimeError, match="training failed"):
-        with landing_in_background(frame, str(tmp_path / "lake"), SilentReporter()):
-            raise RuntimeError("training failed")
-    files = sorted(path.name for path in (tmp_path / "lake").iterdir())
-    assert len(files) == 1 and files[0].endswith(".parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "lake" / files[0]), frame)
+    source, lake = RowSource.of(frame), str(tmp_path / "lake")
+    with (
+        pytest.raises(RuntimeError, match="training failed"),
+        landing_in_background(source, lake, SilentReporter()),
+    ):
+        raise RuntimeError("training failed")
+    landed = tmp_path / "lake" / f"{source.fingerprint}.parquet"
+    assert list((tmp_path / "lake").iterdir()) == [landed]
+    pd.testing.assert_frame_equal(pd.read_parquet(landed), frame)
 
 
 def test_verify_landed_rejects_a_file_of_another_shape(tmp_path: Path) -> None:
