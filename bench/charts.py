@@ -74,11 +74,29 @@ def inference_chart(result: dict[str, Any], out: Path) -> Path:
     return out
 
 
+#: Stages that run in a background thread beside training (``training/landing.py``): their time
+#: overlaps the train stage, so they are drawn beside it, not stacked.
+BACKGROUND_STAGES = ("land",)
+
+
+def stage_medians(pipeline: list[dict[str, Any]]) -> dict[str, float]:
+    """Median seconds per stage over the runs, in the order the stages first ran; a stage that
+    some runs skipped (``land (wait)``: the landing was done before training) counts 0 there."""
+    names: dict[str, None] = {}
+    for run in pipeline:
+        names.update(dict.fromkeys(run["stages"]))
+    return {
+        name: statistics.median(float(run["stages"].get(name, 0.0)) for run in pipeline)
+        for name in names
+    }
+
+
 def training_chart(result: dict[str, Any], out: Path) -> Path:
     """Wall time of the pipeline, stage by stage, against the plain fit and generate+fit."""
     plain, pipeline = result["plain"], result["pipeline"]
-    stages = list(pipeline[0]["stages"]) if pipeline else []
-    stage_times = [statistics.median(float(p["stages"][s]) for p in pipeline) for s in stages]
+    medians = stage_medians(pipeline)
+    beside = {s: medians.pop(s) for s in BACKGROUND_STAGES if s in medians}
+    stages, stage_times = list(medians), list(medians.values())
     with _svg_style():
         fig, axis = plt.subplots(figsize=(11, 4.2), layout="constrained")
         # greys for the whole-run bars, so the stage colours stay unambiguous
@@ -88,6 +106,12 @@ def training_chart(result: dict[str, Any], out: Path) -> Path:
         colours = plt.get_cmap("tab10")
         for index, (stage, seconds) in enumerate(zip(stages, stage_times, strict=True)):
             axis.barh(["pipeline stages"], [seconds], left=left, label=stage, color=colours(index))
+            if stage == "train":
+                for extra, (name, took) in enumerate(beside.items(), start=len(stages)):
+                    axis.barh(
+                        [f"{name} (beside train)"], [took], left=left, label=name,
+                        color=colours(extra),
+                    )  # fmt: skip
             left += seconds
         axis.barh(["pipeline (wall)"], [_median(pipeline, "total_s")], color="0.75")
         axis.invert_yaxis()

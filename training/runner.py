@@ -1,18 +1,22 @@
-"""The runner: composes the stages load → validate → split → land → train → evaluate → log →
-(under the model's registry lock) gate → register → move aliases → publish.
+"""The runner: composes the stages load → validate → split → train (landing the data meanwhile)
+→ evaluate → log → (under the model's registry lock) gate → register → move aliases → publish.
 
 Every check that bad input or a bad config can fail runs before anything is written: the object
 store locations exist and are reachable, the data validates, the estimator parameters and search
 values are valid, the split leaves every class in the holdout and in every CV fold. Then the data
-is landed, and the search, the refit and the evaluation run before an MLflow run is started, so
-a failure there leaves no half-filled (FAILED) run behind. Only the steps that read or move the
-aliases hold the lock (``training/lock.py``): training runs in parallel, the gate compares with
-the champion it replaces, and publishing mirrors the registry's aliases as they are then.
+is landed in a background thread while the search and the refit run (``training/landing.py``);
+the evaluation runs, and the landing is waited for and verified, before an MLflow run is started,
+so a failure in any of them leaves no half-filled (FAILED) run behind and registers nothing.
+Only the steps that read or move the aliases hold the lock (``training/lock.py``): training runs
+in parallel, the gate compares with the champion it replaces, and publishing mirrors the
+registry's aliases as they are then.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +34,15 @@ from training.errors import ConfigError, DataValidationError, RegistryError
 from training.evaluate import evaluate, evaluation_figure
 from training.features import build_pipeline
 from training.gate import GateDecision, decide
-from training.land import LandedData, land
+from training.land import LandedData, RowSource
+from training.landing import BackgroundLanding, landing_in_background
 from training.load import load_data
 from training.locations import check_location
 from training.lock import RegistryLock
 from training.metrics import MetricSpec, metric_spec
 from training.progress import Reporter, SilentReporter
 from training.publish import Published, publish
-from training.split import SplitData, check_split, split
+from training.split import SplitData, check_split, rows_in_order, split
 from training.train import (
     SearchError,
     SearchPlan,
@@ -180,33 +185,45 @@ def run_pipeline(
     """Run the whole pipeline. ``tracking_uri`` (the CLI flag) wins over every other setting."""
     prepared = prepare(config, reporter or SilentReporter(), tracking_uri)
     report, data, plan = prepared.report, prepared.data, prepared.plan
-    landed = land_frame(prepared)
-    with report.stage("train"):
-        try:
-            result = search(
-                prepared.pipeline,
-                data.x_train,
-                data.y_train,
-                plan=plan,
-                n_jobs=config.model.n_jobs,
-                on_trial=report.trial,
-            )
-        except SearchError as exc:
-            raise ConfigError(f"model.search: {exc}") from None
-    return finish(prepared, landed, result)
+    with land_in_background(prepared) as landing:
+        with report.stage("train"):
+            try:
+                result = search(
+                    prepared.pipeline,
+                    data.x_train,
+                    data.y_train,
+                    plan=plan,
+                    n_jobs=config.model.n_jobs,
+                    on_trial=report.trial,
+                )
+            except SearchError as exc:
+                raise ConfigError(f"model.search: {exc}") from None
+        return finish(prepared, landing, result)
 
 
-def land_frame(prepared: Prepared) -> LandedData:
-    with prepared.report.stage("land"):
-        landed = land(prepared.frame, prepared.config.resolve(prepared.config.land.processed_url))
-    prepared.frame = None  # the split holds what the rest needs
-    return landed
+@contextmanager
+def land_in_background(prepared: Prepared) -> Iterator[BackgroundLanding]:
+    """Land the validated frame while the block trains (``training/landing.py``), from the split:
+    the frame's fingerprint and schema are taken, then the frame is dropped."""
+    url = prepared.config.resolve(prepared.config.land.processed_url)
+    frame, data, target = prepared.frame, prepared.data, prepared.config.data.target
+    columns = [str(column) for column in frame.columns]
+    source = RowSource.of(frame, lambda size: rows_in_order(data, columns, target, size))
+    # From here on the split is the data: the frame is dropped before training starts.
+    prepared.frame = frame = None
+    with landing_in_background(source, url, prepared.report) as landing:
+        yield landing
 
 
 def finish(
-    prepared: Prepared, landed: LandedData, result: SearchResult, *, run_id: str | None = None
+    prepared: Prepared,
+    landing: BackgroundLanding,
+    result: SearchResult,
+    *,
+    run_id: str | None = None,
 ) -> RunResult:
-    """The pipeline's tail once the model is trained: evaluate → log (into ``run_id`` when
+    """The pipeline's tail once the model is trained: evaluate → wait for the landed data (its
+    error stops the run here: no MLflow run, nothing registered) → log (into ``run_id`` when
     given: a sharded search's parent run) → under the model's lock, gate → register → publish."""
     config, report, data, spec = prepared.config, prepared.report, prepared.data, prepared.spec
     for failure in result.failures:
@@ -215,6 +232,7 @@ def finish(
         evaluation = evaluate(result.model, data.x_test, data.y_test, spec)
         metrics = evaluation.metrics
         figure = evaluation_figure(data.y_test, evaluation.predicted, config.model.task)
+    landed = landing.wait()
 
     logged_run_id, model_info = _log_run(
         config,

@@ -21,7 +21,7 @@ from training.config import TrainingConfig
 from training.errors import ConfigError, RegistryError
 from training.lock import RegistryLock
 from training.progress import Reporter, SilentReporter
-from training.runner import Prepared, RunResult, finish, land_frame, prepare
+from training.runner import Prepared, RunResult, finish, land_in_background, prepare
 from training.shards import Shard, search_key
 from training.train import SearchError, SearchPlan, conclude, run_trial
 from training.trials import (
@@ -170,16 +170,16 @@ def finalize_search(
                 raise
             report.note(f"waiting for the shards of search {search_id}")
             time.sleep(poll_s)
-    landed = land_frame(prepared)
-    with report.stage("refit"):
-        try:
-            result = conclude(
-                plan, prepared.pipeline, data.x_train, data.y_train, gathered.scores, []
-            )
-        except SearchError as exc:
-            raise ConfigError(f"model.search: {exc}") from None
-    result.failures = gathered.failures
-    return finish(prepared, landed, result, run_id=parent.run_id)
+    with land_in_background(prepared) as landing:
+        with report.stage("refit"):
+            try:
+                result = conclude(
+                    plan, prepared.pipeline, data.x_train, data.y_train, gathered.scores, []
+                )
+            except SearchError as exc:
+                raise ConfigError(f"model.search: {exc}") from None
+        result.failures = gathered.failures
+        return finish(prepared, landing, result, run_id=parent.run_id)
 
 
 def _logged(prepared: Prepared, search_id: str) -> tuple[SearchRun | None, list[TrialScores]]:

@@ -23,6 +23,7 @@ NaN metric).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,8 @@ class SplitData:
     #: ``u`` of every holdout row (aligned with ``x_test``): which rows another model saw.
     test_positions: np.ndarray
     test_size: float
+    #: One flag per row of the split frame, in its order: the row went to the holdout.
+    holdout: np.ndarray
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -97,7 +100,36 @@ def split(frame: pd.DataFrame, config: TrainingConfig) -> SplitData:
         y_test=y.loc[holdout],
         test_positions=positions[holdout],
         test_size=config.split.test_size,
+        holdout=holdout,
     )
+
+
+def rows_in_order(
+    data: SplitData, columns: list[str], target: str, rows_per_chunk: int
+) -> Iterator[pd.DataFrame]:
+    """The split frame again, ``rows_per_chunk`` rows at a time in its own row order and with
+    ``columns`` (its columns, the target among them) in order: the inverse of ``split``, so the
+    frame itself need not be kept (the landing writes these chunks while the model trains,
+    ``training/landing.py``). Each chunk costs two copies of its own size, nothing more."""
+    position = columns.index(target)
+    train_at = test_at = 0
+    for start in range(0, len(data.holdout), rows_per_chunk):
+        held = data.holdout[start : start + rows_per_chunk]
+        tests = int(held.sum())
+        trains = len(held) - tests
+        train_rows, test_rows = slice(train_at, train_at + trains), slice(test_at, test_at + tests)
+        order = np.empty(len(held), dtype=np.intp)
+        order[~held] = np.arange(trains)
+        order[held] = trains + np.arange(tests)
+        features = pd.concat(
+            [data.x_train.iloc[train_rows], data.x_test.iloc[test_rows]], ignore_index=True
+        ).take(order)
+        labels = pd.concat(
+            [data.y_train.iloc[train_rows], data.y_test.iloc[test_rows]], ignore_index=True
+        ).take(order)
+        features.insert(position, target, labels)
+        yield features.reset_index(drop=True)
+        train_at, test_at = train_at + trains, test_at + tests
 
 
 def check_split(data: SplitData, spec: MetricSpec) -> list[str]:

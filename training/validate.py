@@ -160,7 +160,9 @@ def validate_data(frame: pd.DataFrame, config: TrainingConfig, source: str) -> p
     failures.extend(cardinality_failures(frame, config))
     schema = build_schema(features, config)
     try:
-        schema.validate(frame, lazy=True)
+        # inplace: the schema only checks (no coercion, no defaults), so pandera's defensive deep
+        # copy of the whole frame would cost its size in memory and time for nothing.
+        schema.validate(frame, lazy=True, inplace=True)
     except SchemaErrors as exc:
         failures.extend(_describe(exc.failure_cases))
     except SchemaError as exc:  # raised for problems pandera cannot defer

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.charts import chart_for, main
+from bench.charts import chart_for, main, stage_medians
 
 INFERENCE = {
     "kind": "inference",
@@ -77,3 +77,25 @@ def test_a_result_without_a_chart_is_a_clear_error(
     assert main([str(source)]) == 2
     assert "not a result with a chart" in capsys.readouterr().err
     assert not source.with_suffix(".svg").exists()
+
+
+def test_training_stages_beside_train_and_stages_some_runs_skipped(tmp_path: Path) -> None:
+    """The landing runs beside training (drawn beside it, not stacked); ``land (wait)`` appears
+    only in runs that waited for it and counts 0 in the others."""
+    result = {
+        **TRAINING,
+        "runs": 2,
+        "plain": [{"fit_s": 2.0, "total_s": 2.5}] * 2,
+        "pipeline": [
+            {"total_s": 6.0, "stages": {"load": 0.5, "land": 0.8, "train": 3.0}},
+            {"total_s": 6.5, "stages": {"load": 0.5, "land": 3.4, "train": 3, "land (wait)": 0.4}},
+        ],
+    }
+    assert stage_medians(result["pipeline"]) == {  # type: ignore[arg-type]
+        "load": 0.5, "land": 2.1, "train": 3.0, "land (wait)": 0.2,
+    }  # fmt: skip
+    source = tmp_path / "training-20261130T000000Z.json"
+    source.write_text(json.dumps(result))
+    text = _svg_text(chart_for(source))
+    assert "land (beside train)" in text
+    assert "land (wait)" in text

@@ -8,7 +8,7 @@ import pandas as pd
 from training.config import TrainingConfig
 from training.load import synthetic
 from training.metrics import metric_spec
-from training.split import check_split, row_positions, split
+from training.split import check_split, row_positions, rows_in_order, split
 
 
 def _frame(rows: int = 500, seed: int = 2) -> pd.DataFrame:
@@ -71,3 +71,24 @@ def test_check_split_names_the_missing_class() -> None:
     assert problems[0].startswith("split.test_size=0.001 puts 0 of 100 rows in the holdout")
     assert "no row of class 0" in problems[0]
     assert "no row of class 1" in problems[1]
+
+
+def test_rows_in_order_rebuilds_the_split_frame_chunk_by_chunk() -> None:
+    """The landing writes the data from the split (the frame is dropped before training): the
+    chunks are the frame again — row order, column order, dtypes, missing values, duplicates."""
+    frame = _frame(300).assign(
+        colour=lambda f: pd.Categorical(np.where(f["f00"] > 0, "red", "blue")),
+        note=lambda f: np.where(f["f01"] > 1, None, "text"),
+    )
+    frame.loc[5, "f02"] = np.nan
+    frame = pd.concat([frame, frame.head(20)], ignore_index=True)  # duplicates stay together
+    frame = frame[["f00", "target", *[c for c in frame.columns if c not in ("f00", "target")]]]
+    data = split(frame, TrainingConfig())
+    assert 0 < len(data.y_test) < len(frame)
+    columns = list(frame.columns)
+    for size in (1, 7, 64, 10_000):
+        chunks = list(rows_in_order(data, columns, "target", size))
+        assert max(len(chunk) for chunk in chunks) <= size
+        pd.testing.assert_frame_equal(
+            pd.concat(chunks, ignore_index=True), frame.reset_index(drop=True)
+        )
