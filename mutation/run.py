@@ -144,6 +144,7 @@ def run_module(module: Module, equivalent: set[str], *, retest: bool = False) ->
     """Run mutmut for one module (one worker) and read its verdicts back. ``retest``: only the
     mutants the last run left alive, in its kept mutants/ tree."""
     names: list[str] = []
+    last: dict[str, int | None] = {}
     if retest:
         if not meta_path(module).exists():
             raise SystemExit(f"--retest: no earlier run of {module.name} to retest")
@@ -162,8 +163,27 @@ def run_module(module: Module, equivalent: set[str], *, retest: bool = False) ->
     meta = meta_path(module)
     if completed.returncode != 0 or not meta.exists():
         raise SystemExit(f"mutmut failed for {module.name} ({module.source}): see its output above")
-    verdicts: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    document = json.loads(meta.read_text())
+    verdicts: dict[str, int | None] = document["exit_code_by_key"]
+    if retest:
+        # mutmut forgets the verdicts of the mutants it did not rerun: keep the last run's, so
+        # the figure is the module's kill rate and the next --retest reruns only survivors.
+        verdicts = merge_retest(last, verdicts, names)
+        document["exit_code_by_key"] = verdicts
+        meta.write_text(json.dumps(document))
     return tally(module, verdicts, equivalent, seconds)
+
+
+def merge_retest(
+    last: dict[str, int | None], rerun: dict[str, int | None], names: Sequence[str]
+) -> dict[str, int | None]:
+    """The verdict of every mutant after a retest: the new one for the mutants rerun
+    (``names``), the last run's for the others."""
+    merged = dict(last)
+    merged.update({name: rerun.get(name) for name in names})
+    for name, code in rerun.items():
+        merged.setdefault(name, code)
+    return merged
 
 
 def tally(
