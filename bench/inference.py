@@ -43,7 +43,13 @@ from typing import Any
 import httpx
 
 from bench.charts import inference_chart
-from bench.startup import Startup, measure_startup, rss_mib, session_cpu_seconds
+from bench.startup import (
+    Startup,
+    measure_startup,
+    rss_mib,
+    session_cpu_seconds,
+    stop_process,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -192,15 +198,6 @@ def _start(command: list[str], env: dict[str, str], url: str, log: Path) -> subp
         time.sleep(0.3)
     os.killpg(process.pid, signal.SIGKILL)
     raise RuntimeError(f"{command} not ready:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 _LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
@@ -456,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             rss_after_load = {kind: rss_mib(process.pid) for kind, process in workers.items()}
         finally:
             for process in processes:
-                _stop(process)
+                stop_process(process)
     _report(single, batch, startups, rss_after_load, args, (load_before, os.getloadavg()[0]))
     return 0
 

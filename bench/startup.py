@@ -60,6 +60,17 @@ class Startup:
     rss_mib: float
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in its own session: SIGTERM to its group, SIGKILL after 15 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def measure_startup(
     command: list[str], env: dict[str, str], url: str, log: Path, timeout_s: float = 180
 ) -> Startup:
@@ -91,10 +102,4 @@ def measure_startup(
                 f"{command} not ready in {timeout_s:g} s:\n{log.read_text()[-3000:]}"
             )
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop_process(process)
