@@ -10,6 +10,7 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
+from tests.training.stores import FailingAfter
 from training.bundle import (
     BundleError,
     ModelPointer,
@@ -24,20 +25,6 @@ from training.bundle import (
     write_bundle,
     write_pointer,
 )
-
-
-class FailingAfter(LocalFileSystem):  # type: ignore[misc]
-    """A local store whose connection drops after ``uploads`` files (a mid-upload failure)."""
-
-    def __init__(self, uploads: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.remaining = uploads
-
-    def put_file(self, lpath: str, rpath: str, **kwargs: Any) -> None:
-        if self.remaining == 0:
-            raise ConnectionError("connection reset by peer")
-        self.remaining -= 1
-        super().put_file(lpath, rpath, **kwargs)
 
 
 def _model_dir(tmp_path: Path, content: str = "v") -> Path:

@@ -7,17 +7,16 @@ from __future__ import annotations
 import posixpath
 import uuid
 from pathlib import Path
-from typing import Any
 
 import boto3
 import fsspec
 import pytest
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 import training.sync
 from tests.conftest import BlobEndpoint, S3Endpoint
 from tests.training.conftest import invoke
+from tests.training.stores import FailingAfter
 from training.bundle import fetch_bundle, open_store, read_pointer, write_bundle
 from training.sync import SyncError, SyncTargetError, sync_stores
 
@@ -143,20 +142,6 @@ def test_a_damaged_target_copy_is_repaired(tmp_path: Path) -> None:
     result = sync_stores(NAME, source, target)
     assert result.copied == ["1"]
     _assert_mirrored(source, target, tmp_path)
-
-
-class FailingAfter(LocalFileSystem):  # type: ignore[misc]
-    """A local store whose connection drops after ``uploads`` files."""
-
-    def __init__(self, uploads: int) -> None:
-        super().__init__()
-        self.remaining = uploads
-
-    def put_file(self, lpath: str, rpath: str, **kwargs: Any) -> None:
-        if self.remaining == 0:
-            raise ConnectionError("connection reset by peer")
-        self.remaining -= 1
-        super().put_file(lpath, rpath, **kwargs)
 
 
 def test_a_target_failure_mid_upload_leaves_the_target_as_it_was(
