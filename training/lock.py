@@ -106,6 +106,10 @@ class RegistryLock:
             holder = self.holder()
             if holder is None:
                 continue  # released between our create and our read: try again at once
+            if holder.owner == self.owner:
+                # our create went through although its answer was an error (see _try_create)
+                self._start_heartbeat()
+                return
             if holder.expires_at < self.clock():
                 self._take_over(holder)
                 continue
@@ -196,7 +200,10 @@ class RegistryLock:
                 "(deleted when released; see training/lock.py)",
             )
         except MlflowException as exc:
-            if exc.error_code == "RESOURCE_ALREADY_EXISTS":
+            # ALREADY_EXISTS: held. DOES_NOT_EXIST: the registry answers so when the name is
+            # deleted (a holder releasing) while it creates it — contended either way: the loop
+            # reads who holds it now, which may be this very process.
+            if exc.error_code in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
                 return False
             raise RegistryError(
                 f"cannot take the lock on {self.model_name}: {exc.message}"

@@ -7,6 +7,8 @@ import threading
 
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 
 from tests.training.conftest import unique_name
 from training.errors import RegistryError
@@ -89,3 +91,42 @@ def test_an_expired_lease_is_taken_over_and_its_holder_stops(registry_uri: str) 
             dead.check()
         dead.release()  # a late release by the old holder must not delete the new holder's lock
         later.check()
+
+
+class _RacingClient:
+    """A registry whose first lock creation meets a concurrent release: it answers
+    RESOURCE_DOES_NOT_EXIST (as the MLflow server did in CI, three shards locking at once),
+    with the lock created (``created``) or not."""
+
+    def __init__(self, client: MlflowClient, *, created: bool) -> None:
+        self._client = client
+        self._created = created
+        self.raced = False
+
+    def create_registered_model(self, name: str, **kwargs: object) -> object:
+        if not self.raced:
+            self.raced = True
+            if self._created:
+                self._client.create_registered_model(name, **kwargs)  # type: ignore[arg-type]
+            raise MlflowException(
+                f"Registered Model with name={name} not found",
+                error_code=RESOURCE_DOES_NOT_EXIST,
+            )
+        return self._client.create_registered_model(name, **kwargs)  # type: ignore[arg-type]
+
+    def __getattr__(self, attribute: str) -> object:
+        return getattr(self._client, attribute)
+
+
+@pytest.mark.parametrize("created", [False, True])
+def test_a_create_that_meets_a_concurrent_release_competes_again(
+    mlflow_server: str, created: bool
+) -> None:
+    client, name = _client(mlflow_server), unique_name("lock")
+    racing = _RacingClient(client, created=created)
+    lock = RegistryLock(racing, name, purpose="shard 1", wait_s=5, poll_s=0.05)  # type: ignore[arg-type]
+    with lock:
+        lock.check()
+        assert racing.raced
+        assert client.get_registered_model(name + LOCK_SUFFIX).tags["owner"] == lock.owner
+    assert not client.search_registered_models(f"name = '{name}{LOCK_SUFFIX}'")
