@@ -21,9 +21,11 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,9 @@ KILLED_CODES = {1, 3, 24, -24, 36, 152, 255}
 SURVIVED_CODES = {0}
 NO_TESTS_CODES = {5, 33}
 #: a mutant name in equivalent.md: `module.path.x_function__mutmut_N` (methods: `xǁClassǁname`)
+#: the servers a module's tests may share across mutants, and the variable that hands each
+#: one's URL to the tests' session fixture
+SERVER_ENV = {"mlflow": "STRATUS_TEST_MLFLOW_URL"}
 EQUIVALENT_NAME = re.compile(r"`([\w.]+\.x\S*__mutmut_\d+)`")
 
 
@@ -49,6 +54,10 @@ class Module:
     name: str
     source: str
     tests: tuple[str, ...]
+    #: real servers the tests need, started once for the whole run instead of once per mutant
+    servers: tuple[str, ...] = ()
+    #: pytest-timeout's limit per test (seconds): a mutant that makes a test hang fails at it
+    test_timeout_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,13 @@ def load_modules(path: Path = MODULES_FILE) -> list[Module]:
     """The modules of ``modules.toml``, in file order (fastest tests first)."""
     table = tomllib.loads(path.read_text())["modules"]
     return [
-        Module(name=name, source=entry["source"], tests=tuple(entry["tests"]))
+        Module(
+            name=name,
+            source=entry["source"],
+            tests=tuple(entry["tests"]),
+            servers=tuple(entry.get("servers", ())),
+            test_timeout_s=entry.get("test_timeout_s"),
+        )
         for name, entry in table.items()
     ]
 
@@ -112,11 +127,48 @@ def mutmut_config(module: Module) -> str:
         f"source_paths = {json.dumps(list(SOURCE_PACKAGES))}",
         f"only_mutate = {json.dumps([module.source])}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(module.tests))}",
-        'pytest_add_cli_args = ["-p", "no:cacheprovider"]',
+        f"pytest_add_cli_args = {json.dumps(pytest_args(module))}",
         "use_git_change_detection = false",
         "",
     ]
     return "\n".join(lines)
+
+
+def pytest_args(module: Module) -> list[str]:
+    """pytest's options for every test run of the module's mutants."""
+    args = ["-p", "no:cacheprovider"]
+    if module.test_timeout_s is not None:
+        args.append(f"--timeout={module.test_timeout_s}")
+    return args
+
+
+@contextmanager
+def shared_servers(module: Module) -> Iterator[dict[str, str]]:
+    """The module's servers, started once for all its mutants: the environment that points the
+    tests' session fixtures at them (``tests/conftest.py``). mutmut runs pytest anew for every
+    mutant, so a session fixture would otherwise start its server once per mutant."""
+    unknown = sorted(set(module.servers) - set(SERVER_ENV))
+    if unknown:
+        raise SystemExit(
+            f"{module.name}: unknown server(s) {', '.join(unknown)}; known: {', '.join(SERVER_ENV)}"
+        )
+    if not module.servers:
+        yield {}
+        return
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # run as a script: the tests' server helpers
+    from tests import servers
+
+    starters = {"mlflow": servers.mlflow_server}
+    with ExitStack() as stack:
+        env: dict[str, str] = {}
+        for kind in module.servers:
+            workdir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix=f"stratus-mutation-{kind}-")
+            )
+            server = stack.enter_context(starters[kind](Path(workdir)))
+            env[SERVER_ENV[kind]] = server.url
+        yield env
 
 
 def prepare_workdir(module: Module, *, keep: bool = False) -> Path:
@@ -153,12 +205,13 @@ def run_module(module: Module, equivalent: set[str], *, retest: bool = False) ->
     workdir = prepare_workdir(module, keep=retest)
     mutmut = Path(sys.executable).parent / "mutmut"
     started = time.monotonic()
-    completed = subprocess.run(
-        [str(mutmut), "run", "--max-children", "1", *names],
-        cwd=workdir,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        check=False,
-    )
+    with shared_servers(module) as server_env:
+        completed = subprocess.run(
+            [str(mutmut), "run", "--max-children", "1", *names],
+            cwd=workdir,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **server_env},
+            check=False,
+        )
     seconds = time.monotonic() - started
     meta = meta_path(module)
     if completed.returncode != 0 or not meta.exists():

@@ -16,7 +16,15 @@ from tests import servers
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a real ``mlflow server`` on a sqlite backend."""
+    """URL of a real ``mlflow server`` on a sqlite backend.
+
+    ``STRATUS_TEST_MLFLOW_URL`` names one started by the caller instead: ``make mutation`` starts
+    one for all of a module's mutants, where each pytest run would otherwise start its own. The
+    tests work on uniquely named models, so they share a server safely."""
+    shared = os.environ.get("STRATUS_TEST_MLFLOW_URL")
+    if shared:
+        yield shared
+        return
     with servers.mlflow_server(tmp_path_factory.mktemp("mlflow")) as server:
         yield server.url
 

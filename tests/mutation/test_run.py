@@ -1,4 +1,5 @@
-"""``mutation/run.py`` (a script, not a package): how a retest's verdicts are counted."""
+"""``mutation/run.py`` (a script, not a package): its modules table, the servers it shares
+across mutants and how a retest's verdicts are counted."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+
+import httpx
+import pytest
 
 RUN = Path(__file__).resolve().parents[2] / "mutation" / "run.py"
 
@@ -32,3 +36,39 @@ def test_a_retest_keeps_the_verdicts_of_the_mutants_it_did_not_rerun() -> None:
     assert outcome.killed == 2
     assert outcome.survived == ("m.x_f__mutmut_3",)
     assert outcome.other == ()
+
+
+def test_every_module_of_modules_toml_gets_a_mutmut_table_with_its_tests_and_limits() -> None:
+    run = _run_module()
+    modules = {m.name: m for m in run.load_modules()}
+    for module in modules.values():
+        assert (RUN.parents[1] / module.source).is_file(), module.source
+        assert all((RUN.parents[1] / test).is_file() for test in module.tests), module.name
+        assert set(module.servers) <= set(run.SERVER_ENV), module.name
+    # the slow MLflow-backed modules share one server for all their mutants
+    assert modules["registry"].servers == ("mlflow",)
+    assert modules["publish"].servers == ("mlflow",)
+    batcher = modules["batcher"]
+    assert batcher.test_timeout_s is not None
+    table = run.mutmut_config(batcher)
+    assert f'"--timeout={batcher.test_timeout_s}"' in table
+    assert '"tests/app/serving/test_batcher.py"' in table
+    assert "--timeout" not in run.mutmut_config(modules["codecs"])
+
+
+def test_a_module_naming_an_unknown_server_is_refused_before_anything_runs() -> None:
+    run = _run_module()
+    module = run.Module(name="m", source="m.py", tests=(), servers=("postgres",))
+    with pytest.raises(SystemExit, match="unknown server"):
+        with run.shared_servers(module):
+            pass
+
+
+def test_the_shared_mlflow_server_is_up_for_the_run_and_stopped_after_it() -> None:
+    run = _run_module()
+    module = run.Module(name="m", source="m.py", tests=(), servers=("mlflow",))
+    with run.shared_servers(module) as env:
+        url = env["STRATUS_TEST_MLFLOW_URL"]
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/health", timeout=2)
