@@ -58,6 +58,7 @@ def test_concurrent_requests_are_coalesced_and_answer_like_single_calls(
     results, batches = asyncio.run(scenario())
     assert batches < 40  # coalesced
     for i, result in enumerate(results):
+        assert result.model is model  # the answer names the model that scored it
         alone = model.predict(rows[i : i + 1])
         np.testing.assert_array_equal(result.labels, alone.labels)
         np.testing.assert_array_equal(result.probabilities, alone.probabilities)
@@ -307,6 +308,7 @@ def test_a_failing_batch_is_retried_request_by_request(
     assert isinstance(failed, PredictFailedError)
     assert str(failed) == "value out of range"
     for result, own in zip(results, [mine[0], *mine[2:]], strict=True):
+        assert result.model is picky  # a retried request's answer names its model too
         alone = model.predict(own)
         np.testing.assert_array_equal(result.labels, alone.labels)
         np.testing.assert_array_equal(result.probabilities, alone.probabilities)
@@ -337,3 +339,109 @@ def test_a_lone_failing_request_gets_the_models_error(
     assert str(failed) == "value out of range"
     warnings = [r.getMessage() for r in caplog.records if r.name == "stratus.batcher"]
     assert warnings == ["the model raised on a request: value out of range"]
+
+
+class RecordingModel:
+    """Records the rows of every predict call; the first call (the blocker) takes a while, so
+    that the next requests queue up behind it."""
+
+    def __init__(self, inner: LoadedModel, first_call_s: float = 0.3) -> None:
+        self.inner = inner
+        self.first_call_s = first_call_s
+        self.batch_rows: list[int] = []
+
+    def predict(self, features: np.ndarray) -> Any:
+        if not self.batch_rows:
+            time.sleep(self.first_call_s)
+        self.batch_rows.append(features.shape[0])
+        return self.inner.predict(features)
+
+
+def test_a_forming_batch_waits_up_to_max_wait_for_late_requests(
+    model: LoadedModel, rows: np.ndarray
+) -> None:
+    """Two requests wait behind a busy model; a third arrives while their batch is forming
+    (within max_wait, the batch still short of max_batch_size rows): all three are one batch."""
+    recording: Any = RecordingModel(model)
+
+    async def scenario() -> list[Any]:
+        b = batcher(max_wait_ms=900, max_batch_size=4, use_thread=True)
+        b.start()
+        busy = asyncio.ensure_future(b.submit(recording, rows[:1]))
+        await asyncio.sleep(0.1)  # the blocker is being predicted
+        waiting = [asyncio.ensure_future(b.submit(recording, rows[i : i + 1])) for i in (1, 2)]
+        await busy  # the two waiting requests' batch starts forming now (for at most 0.9 s)
+        await asyncio.sleep(0.15)
+        late = asyncio.ensure_future(b.submit(recording, rows[3:4]))
+        results = await asyncio.gather(*waiting, late)
+        await b.stop()
+        return list(results)
+
+    results = asyncio.run(scenario())
+    assert recording.batch_rows == [1, 3]  # 3 rows of 5 features each: short of 4 rows
+    for result, i in zip(results, (1, 2, 3), strict=True):
+        assert result.model is recording
+        np.testing.assert_array_equal(result.labels, model.predict(rows[i : i + 1]).labels)
+
+
+def test_a_full_batch_does_not_wait_for_max_wait(model: LoadedModel, rows: np.ndarray) -> None:
+    """Requests that fill max_batch_size rows go at once, however long max_wait is."""
+    recording: Any = RecordingModel(model)
+
+    async def scenario() -> list[Any]:
+        b = batcher(max_wait_ms=60_000, max_batch_size=3, use_thread=True)
+        b.start()
+        busy = asyncio.ensure_future(b.submit(recording, rows[:1]))
+        await asyncio.sleep(0.1)
+        waiting = [b.submit(recording, rows[i : i + 1]) for i in (1, 2, 3)]
+        # far less than max_wait: a batch that waited for it would fail here
+        results = await asyncio.wait_for(asyncio.gather(busy, *waiting), timeout=10)
+        await b.stop()
+        return list(results)
+
+    assert len(asyncio.run(scenario())) == 4
+    assert recording.batch_rows == [1, 3]
+
+
+class SlowRefusingModel(PickyModel):
+    """Slow on a batch of several requests, and refusing it (one row is out of range): the
+    retry predicts each request alone, at once."""
+
+    def predict(self, features: np.ndarray) -> Any:
+        if features.shape[0] > 2:
+            time.sleep(1.0)
+        return super().predict(features)
+
+
+def test_a_failed_batch_retries_every_request_after_one_that_timed_out_in_flight(
+    model: LoadedModel, rows: np.ndarray
+) -> None:
+    """The first request of a failing batch times out while the batch is predicted: the retry
+    skips it and still answers each request after it."""
+    refusing: Any = SlowRefusingModel(model)
+    bad = rows[4:5].copy()
+    bad[0, 0] = -1e9
+
+    async def scenario() -> list[Any]:
+        b = batcher(use_thread=True, timeout_s=30)
+        b.start()
+        busy = asyncio.ensure_future(b.submit(refusing, rows[:3]))  # slow: the others queue up
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        requests = [
+            b.submit(refusing, rows[5:6], deadline=loop.time() + 1.5),  # times out in flight
+            b.submit(refusing, bad),
+            b.submit(refusing, rows[6:7]),
+        ]
+        results = await asyncio.wait_for(
+            asyncio.gather(*requests, return_exceptions=True), timeout=10
+        )
+        await busy
+        await b.stop()
+        return list(results)
+
+    timed_out, failed, good = asyncio.run(scenario())
+    assert isinstance(timed_out, RequestTimeoutError)
+    assert isinstance(failed, PredictFailedError)
+    assert good.model is refusing
+    np.testing.assert_array_equal(good.labels, model.predict(rows[6:7]).labels)
