@@ -1,7 +1,8 @@
 """Stage 4 — preprocessing + feature engineering as one sklearn ``Pipeline``.
 
 ``derive`` (configured derived columns) → ``preprocess`` (``ColumnTransformer``: impute + scale
-numeric columns, impute + one-hot categorical columns) → ``model`` (the estimator). The whole
+numeric columns, impute + one-hot categorical columns; ``SelectColumns`` when every column passes
+through untouched) → ``model`` (the estimator). The whole
 Pipeline is what gets logged to MLflow, so serving applies exactly the training transformations to
 the raw input columns.
 
