@@ -154,6 +154,7 @@ def run(application: Any, settings: Settings) -> None:
         port=settings.port,
         loop="uvloop",
         http=protocol_class(settings.header_timeout_s),
+        ws="none",  # no WebSocket routes: spares a worker importing a WebSocket library at start
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=settings.graceful_timeout_s,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 from app.core.metrics import Metrics
-from app.model.loaded import LoadedModel, ModelIdentity, load_model_dir
+from app.model.loaded import LoadedModel, ModelIdentity, Prediction, load_model_dir
 from app.serving.batcher import (
+    BatcherStoppedError,
     MicroBatcher,
     OverloadedError,
     PredictFailedError,
@@ -112,7 +114,7 @@ def test_a_full_queue_refuses_at_once(model: LoadedModel, rows: np.ndarray) -> N
         queued = [asyncio.ensure_future(b.submit(slow, rows[:1])) for _ in range(2)]
         await asyncio.sleep(0)
         started = time.monotonic()
-        with pytest.raises(OverloadedError):
+        with pytest.raises(OverloadedError, match=r"^2 requests are queued \(limit 2\)$"):
             await b.submit(slow, rows[:1])
         refused_after = time.monotonic() - started
         results = await asyncio.gather(first, *queued)
@@ -131,7 +133,8 @@ def test_requests_time_out(model: LoadedModel, rows: np.ndarray) -> None:
     async def scenario() -> None:
         b = batcher(timeout_s=0.2, use_thread=True)
         b.start()
-        with pytest.raises(RequestTimeoutError):
+        await asyncio.sleep(0.15)  # the timeout sweeper has looked before anything was queued
+        with pytest.raises(RequestTimeoutError, match=r"^no answer within 0.2s$"):
             await b.submit(slow, rows[:1])
         await b.stop()
 
@@ -445,3 +448,105 @@ def test_a_failed_batch_retries_every_request_after_one_that_timed_out_in_flight
     assert isinstance(failed, PredictFailedError)
     assert good.model is refusing
     np.testing.assert_array_equal(good.labels, model.predict(rows[6:7]).labels)
+
+
+class ThreadRecordingModel:
+    """Records the thread each predict call runs in."""
+
+    def __init__(self, inner: LoadedModel) -> None:
+        self.inner = inner
+        self.threads: list[threading.Thread] = []
+
+    def predict(self, features: np.ndarray) -> Any:
+        self.threads.append(threading.current_thread())
+        return self.inner.predict(features)
+
+
+@pytest.mark.parametrize("use_thread", [False, True])
+def test_the_batcher_runs_named_tasks_and_stops_them_all(
+    model: LoadedModel, rows: np.ndarray, use_thread: bool
+) -> None:
+    """Its tasks (and with ``use_thread`` its one predict thread) carry names a debugger or a
+    thread dump shows; ``stop`` leaves none of them running, and refuses later requests."""
+    recording: Any = ThreadRecordingModel(model)
+
+    async def scenario() -> tuple[set[str], set[str], bool, bool]:
+        b = batcher(use_thread=use_thread)
+        assert not b.alive
+        b.start()
+        assert b.alive
+        await asyncio.gather(*(b.submit(recording, rows[i : i + 1]) for i in range(3)))
+        names = {task.get_name() for task in asyncio.all_tasks()}
+        tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith("stratus-")]
+        await b.stop()
+        await asyncio.sleep(0)  # a cancelled task ends at its next step
+        left = {t.get_name() for t in tasks if not t.done()}
+        with pytest.raises(BatcherStoppedError, match="^the service is shutting down$"):
+            await b.submit(recording, rows[:1])
+        threads_alive = any(t.is_alive() for t in recording.threads if t is not main)
+        return names, left, b.alive, threads_alive
+
+    main = threading.main_thread()
+    names, left, alive, threads_alive = asyncio.run(scenario())
+    assert {"stratus-batcher", "stratus-timeouts"} <= names
+    assert left == set()
+    assert not alive
+    assert not threads_alive  # stop waited for the predict thread
+    if use_thread:
+        assert {t.name.split("_")[0] for t in recording.threads} == {"stratus-predict"}
+    else:  # predicted on the event loop's own thread
+        assert set(recording.threads) == {main}
+
+
+def test_stopping_a_batcher_that_never_started_is_a_no_op() -> None:
+    async def scenario() -> bool:
+        b = batcher(use_thread=True)
+        await b.stop()
+        return b.alive
+
+    assert asyncio.run(scenario()) is False
+
+
+def test_a_deadline_already_past_is_refused_and_counted(
+    model: LoadedModel, rows: np.ndarray
+) -> None:
+    metrics = Metrics()
+
+    async def scenario() -> int:
+        b = batcher(metrics)
+        b.start()
+        loop = asyncio.get_running_loop()
+        with pytest.raises(RequestTimeoutError, match=r"^no answer within 5s$"):
+            await b.submit(model, rows[:1], deadline=loop.time() - 0.01)
+        await b.stop()
+        return b.batches
+
+    assert asyncio.run(scenario()) == 0  # never predicted
+    assert metrics.rejected.labels("timeout")._value.get() == 1
+
+
+class LabelsOnlyModel:
+    """A model without class probabilities (a regressor, or a classifier without them)."""
+
+    def __init__(self, inner: LoadedModel) -> None:
+        self.inner = inner
+
+    def predict(self, features: np.ndarray) -> Prediction:
+        return Prediction(labels=self.inner.predict(features).labels, probabilities=None)
+
+
+def test_a_model_without_probabilities_answers_each_request_its_labels(
+    model: LoadedModel, rows: np.ndarray
+) -> None:
+    labels_only: Any = LabelsOnlyModel(model)
+
+    async def scenario() -> list[Any]:
+        b = batcher()
+        b.start()
+        results = await asyncio.gather(*(b.submit(labels_only, rows[i : i + 2]) for i in (0, 2)))
+        await b.stop()
+        return list(results)
+
+    for result, i in zip(asyncio.run(scenario()), (0, 2), strict=True):
+        assert result.probabilities is None
+        np.testing.assert_array_equal(result.labels, model.predict(rows[i : i + 2]).labels)
