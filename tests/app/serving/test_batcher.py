@@ -481,7 +481,7 @@ def test_the_batcher_runs_named_tasks_and_stops_them_all(
         await b.stop()
         await asyncio.sleep(0)  # a cancelled task ends at its next step
         left = {t.get_name() for t in tasks if not t.done()}
-        with pytest.raises(BatcherStoppedError, match="^the service is shutting down$"):
+        with pytest.raises(BatcherStoppedError, match=r"^the service is shutting down$"):
             await b.submit(recording, rows[:1])
         threads_alive = any(t.is_alive() for t in recording.threads if t is not main)
         return names, left, b.alive, threads_alive
