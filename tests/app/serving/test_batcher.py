@@ -550,3 +550,32 @@ def test_a_model_without_probabilities_answers_each_request_its_labels(
     for result, i in zip(asyncio.run(scenario()), (0, 2), strict=True):
         assert result.probabilities is None
         np.testing.assert_array_equal(result.labels, model.predict(rows[i : i + 2]).labels)
+
+
+def test_a_request_that_timed_out_in_the_queue_is_dropped_and_the_next_ones_answered(
+    model: LoadedModel, rows: np.ndarray
+) -> None:
+    recording: Any = RecordingModel(model, first_call_s=0.8)
+
+    async def scenario() -> list[Any]:
+        b = batcher(use_thread=True, timeout_s=30)
+        b.start()
+        busy = asyncio.ensure_future(b.submit(recording, rows[:1]))
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        requests = [
+            b.submit(recording, rows[1:2]),
+            b.submit(recording, rows[2:3], deadline=loop.time() + 0.3),  # expires while queued
+            b.submit(recording, rows[3:5]),
+        ]
+        results = await asyncio.gather(*requests, return_exceptions=True)
+        await busy
+        await b.stop()
+        return list(results)
+
+    before, expired, after = asyncio.run(scenario())
+    assert isinstance(expired, RequestTimeoutError)
+    np.testing.assert_array_equal(before.labels, model.predict(rows[1:2]).labels)
+    np.testing.assert_array_equal(after.labels, model.predict(rows[3:5]).labels)
+    # one batch of the requests around it; the expired one was never predicted
+    assert recording.batch_rows == [1, 3]
