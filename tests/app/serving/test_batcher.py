@@ -233,6 +233,8 @@ def test_a_request_timing_out_in_flight_leaves_the_others_their_own_rows(
 
     first, middle, last = asyncio.run(scenario())
     assert isinstance(middle, RequestTimeoutError)
+    assert str(middle) == "no answer within 30s"
+    assert metrics.rejected.labels("timeout")._value.get() == 1
     # the three were one batch: the middle one was in flight when it timed out
     assert metrics.batch_requests._sum.get() == 1 + 3
     for result, own in ((first, rows[1:3]), (last, rows[6:7])):
@@ -366,9 +368,10 @@ def test_a_forming_batch_waits_up_to_max_wait_for_late_requests(
     """Two requests wait behind a busy model; a third arrives while their batch is forming
     (within max_wait, the batch still short of max_batch_size rows): all three are one batch."""
     recording: Any = RecordingModel(model)
+    metrics = Metrics()
 
     async def scenario() -> list[Any]:
-        b = batcher(max_wait_ms=900, max_batch_size=4, use_thread=True)
+        b = batcher(metrics, max_wait_ms=900, max_batch_size=4, use_thread=True)
         b.start()
         busy = asyncio.ensure_future(b.submit(recording, rows[:1]))
         await asyncio.sleep(0.1)  # the blocker is being predicted
@@ -382,6 +385,8 @@ def test_a_forming_batch_waits_up_to_max_wait_for_late_requests(
 
     results = asyncio.run(scenario())
     assert recording.batch_rows == [1, 3]  # 3 rows of 5 features each: short of 4 rows
+    assert metrics.batch_size._sum.get() == 1 + 3  # rows per batch
+    assert metrics.batch_requests._sum.get() == 1 + 3  # requests per batch
     for result, i in zip(results, (1, 2, 3), strict=True):
         assert result.model is recording
         np.testing.assert_array_equal(result.labels, model.predict(rows[i : i + 1]).labels)
@@ -579,3 +584,27 @@ def test_a_request_that_timed_out_in_the_queue_is_dropped_and_the_next_ones_answ
     np.testing.assert_array_equal(after.labels, model.predict(rows[3:5]).labels)
     # one batch of the requests around it; the expired one was never predicted
     assert recording.batch_rows == [1, 3]
+
+
+def test_timeouts_still_fire_after_batches_that_succeeded_or_failed(
+    model: LoadedModel, rows: np.ndarray
+) -> None:
+    """The one timeout sweeper outlives every kind of batch before it."""
+    picky: Any = PickyModel(model)
+    slow: Any = SlowModel(model, 0.8)
+    bad = rows[:1].copy()
+    bad[0, 0] = -1e9
+
+    async def scenario() -> None:
+        b = batcher(timeout_s=0.3, use_thread=True)
+        b.start()
+        await b.submit(picky, rows[:1])  # a batch that succeeds
+        await asyncio.sleep(0.1)  # the sweeper looks
+        with pytest.raises(PredictFailedError):
+            await b.submit(picky, bad)  # a batch that fails
+        await asyncio.sleep(0.1)
+        with pytest.raises(RequestTimeoutError):
+            await b.submit(slow, rows[:1])
+        await b.stop()
+
+    asyncio.run(scenario())
