@@ -4,6 +4,7 @@ Blob in ``test_remote_stores.py``)."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from mlflow import MlflowClient
 from tests.training.conftest import Hook, Killed, invoke, unique_name, write_config
 from training.bundle import ModelPointer, fetch_bundle, open_store, read_pointer
 from training.config import load_config
+from training.publish import PointerChange
 from training.runner import RunResult, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -313,3 +315,83 @@ def test_reconcile_without_a_champion_changes_no_store(workspace: Path, mlflow_s
     assert code == 1, output
     assert f"the registry has no champion for {name}: nothing to publish" in output
     assert not store.exists()
+
+
+def _has_line(output: str, line: str) -> bool:
+    """``line`` is one whole line of the output (a substring would let a suffix through)."""
+    return line in (text.strip() for text in output.splitlines())
+
+
+def test_a_published_pointer_records_the_versions_run_metrics_and_tags_and_leaves_no_files(
+    workspace: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``champion.json`` carries the registry version's lineage, and the downloads publishing
+    made are gone afterwards (none left in the temporary directory or the working directory)."""
+    name, store = unique_name("lineage"), workspace / "store"
+    config = write_config(workspace, _fast(name, [store]))
+    scratch = tmp_path_factory.mktemp("scratch")
+    original_tempdir = tempfile.tempdir
+    tempfile.tempdir = str(scratch)
+    try:
+        code, output = _cli(["run", "--config", str(config)], mlflow_server)
+    finally:
+        tempfile.tempdir = original_tempdir
+    assert code == 0, output
+    fs, root = open_store(str(store))
+    pointer = read_pointer(fs, root, name)
+    version = _client(mlflow_server).get_model_version(name, pointer.version)
+    assert pointer.run_id == version.run_id
+    metrics = {
+        k.removeprefix("metric."): float(v)
+        for k, v in version.tags.items()
+        if k.startswith("metric.")
+    }
+    assert pointer.metrics == metrics
+    assert "roc_auc" in pointer.metrics
+    assert pointer.tags == {k: v for k, v in version.tags.items() if not k.startswith("metric.")}
+    assert pointer.tags["validation_status"] == "accepted"
+    assert not [p.name for p in scratch.iterdir() if "bundle" in p.name or p.name.startswith("tmp")]
+    assert not (workspace / "None").exists()
+
+
+def test_a_bundle_file_of_the_wrong_size_is_uploaded_again_when_publishing(
+    workspace: Path, mlflow_server: str
+) -> None:
+    """Publishing checks each bundle file's size against the registry's copy (the shallow check
+    of ``promote`` and ``rollback``): a truncated file is replaced, and the report says so."""
+    name, store = unique_name("truncated"), workspace / "store"
+    config = write_config(workspace, _fast(name, [store]))
+    for seed in ("1", "2"):
+        assert _cli(["run", "--config", str(config), "--seed", seed], mlflow_server)[0] == 0
+    model_file = next(p for p in (store / name / "versions" / "1").rglob("*.pkl"))
+    model_file.write_bytes(model_file.read_bytes()[:-10])
+    code, output = _cli(["rollback", name, "--config", str(config)], mlflow_server)
+    assert code == 0, output
+    assert _has_line(output, f"{store}: champion.json: v2 → v1, bundle uploaded"), output
+    assert _pointers(store, name) == {"champion": "1"}
+    fs, root = open_store(str(store))
+    fetch_bundle(fs, root, read_pointer(fs, root, name), workspace / "check")
+
+
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [
+        (PointerChange("champion", "1", "1"), "champion.json: v1 (unchanged, verified)"),
+        (PointerChange("previous", "1", None), "previous.json: removed (was v1)"),
+        (PointerChange("champion", "1", "2"), "champion.json: v1 → v2"),
+        (
+            PointerChange("champion", None, "2", uploaded=True),
+            "champion.json: absent → v2, bundle uploaded",
+        ),
+        (
+            PointerChange("champion", "2", "2", uploaded=True, why="its checksum differs"),
+            "champion.json: v2 → v2, bundle uploaded (its checksum differs)",
+        ),
+        (
+            PointerChange("previous", "2", "3", why="unreadable"),
+            "previous.json: v2 → v3 (unreadable)",
+        ),
+    ],
+)
+def test_each_pointer_change_is_described_exactly(change: PointerChange, text: str) -> None:
+    assert change.describe() == text
