@@ -44,6 +44,8 @@ NO_TESTS_CODES = {5, 33}
 #: the servers a module's tests may share across mutants, and the variable that hands each
 #: one's URL to the tests' session fixture
 SERVER_ENV = {"mlflow": "STRATUS_TEST_MLFLOW_URL"}
+#: the section of equivalent.md listing survivors that are not equivalent (only timing shows them)
+NOT_EQUIVALENT_HEADING = "\n## Not equivalent"
 EQUIVALENT_NAME = re.compile(r"`([\w.]+\.x\S*__mutmut_\d+)`")
 
 
@@ -112,10 +114,12 @@ def load_modules(path: Path = MODULES_FILE) -> list[Module]:
 
 
 def load_equivalent(path: Path = EQUIVALENT_FILE) -> set[str]:
-    """The mutant names judged equivalent (each with its reason) in ``equivalent.md``."""
+    """The mutant names judged equivalent (each with its reason) in ``equivalent.md``: those
+    above its ``## Not equivalent`` section, whose survivors still count as survivors."""
     if not path.exists():
         return set()
-    return set(EQUIVALENT_NAME.findall(path.read_text()))
+    judged = path.read_text().split(NOT_EQUIVALENT_HEADING, 1)[0]
+    return set(EQUIVALENT_NAME.findall(judged))
 
 
 def mutmut_config(module: Module) -> str:

@@ -72,3 +72,24 @@ def test_the_shared_mlflow_server_is_up_for_the_run_and_stopped_after_it() -> No
         assert httpx.get(f"{url}/health", timeout=10).status_code == 200
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/health", timeout=2)
+
+
+def test_only_survivors_above_the_not_equivalent_section_count_as_equivalent(
+    tmp_path: Path,
+) -> None:
+    run = _run_module()
+    listing = tmp_path / "equivalent.md"
+    listing.write_text(
+        "# Surviving mutants judged equivalent\n\n## m.py\n\n"
+        "- `m.x_f__mutmut_1`: only its truth is read.\n\n"
+        "## Not equivalent, not reachable by a deterministic test (counted as survivors)\n\n"
+        "- `m.x_f__mutmut_2`: only timing shows it.\n"
+    )
+    assert run.load_equivalent(listing) == {"m.x_f__mutmut_1"}
+    verdicts = {"m.x_f__mutmut_1": 0, "m.x_f__mutmut_2": 0, "m.x_f__mutmut_3": 1}
+    outcome = run.tally(run.Module("m", "m.py", ()), verdicts, run.load_equivalent(listing), None)
+    assert outcome.equivalent == ("m.x_f__mutmut_1",)
+    assert outcome.survived == ("m.x_f__mutmut_2",)
+    assert outcome.killed == 1
+    # the project's own listing parses, and its "not equivalent" names are not in it
+    assert "app.serving.batcher.xǁMicroBatcherǁsubmit__mutmut_14" not in run.load_equivalent()
