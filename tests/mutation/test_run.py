@@ -59,9 +59,8 @@ def test_every_module_of_modules_toml_gets_a_mutmut_table_with_its_tests_and_lim
 def test_a_module_naming_an_unknown_server_is_refused_before_anything_runs() -> None:
     run = _run_module()
     module = run.Module(name="m", source="m.py", tests=(), servers=("postgres",))
-    with pytest.raises(SystemExit, match="unknown server"):
-        with run.shared_servers(module):
-            pass
+    with pytest.raises(SystemExit, match="unknown server"), run.shared_servers(module):
+        pass
 
 
 def test_the_shared_mlflow_server_is_up_for_the_run_and_stopped_after_it() -> None:
