@@ -15,7 +15,8 @@ from mlflow import MlflowClient
 from tests.training.conftest import Hook, Killed, invoke, unique_name, write_config
 from training.bundle import ModelPointer, fetch_bundle, open_store, read_pointer
 from training.config import load_config
-from training.publish import PointerChange
+from training.errors import StorageError
+from training.publish import PointerChange, sync_store
 from training.runner import RunResult, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -395,3 +396,14 @@ def test_a_bundle_file_of_the_wrong_size_is_uploaded_again_when_publishing(
 )
 def test_each_pointer_change_is_described_exactly(change: PointerChange, text: str) -> None:
     assert change.describe() == text
+
+
+def test_a_store_whose_bucket_is_gone_is_named_by_its_setting_and_left_alone() -> None:
+    """Each store is checked again when it is synced (a bucket can go between the run's start
+    and its publish): the error names the setting, and nothing is read or written."""
+    versions: Any = None  # never reached
+    with pytest.raises(StorageError) as raised:
+        sync_store("memory://no-such-bucket/models", name="m", desired={}, versions=versions)
+    assert str(raised.value).startswith(
+        "publish.stores: bucket 'no-such-bucket' does not exist (memory://no-such-bucket/models)"
+    )
