@@ -1,5 +1,5 @@
-"""``registry.log_model``: MLflow's notice about the deliberately chosen cloudpickle format is not
-shown, and nothing else MLflow logs is hidden."""
+"""``training/registry.py`` directly: ``log_model`` hides MLflow's notice about the deliberately
+chosen cloudpickle format and nothing else; what ``describe`` and an alias move report."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from mlflow import MlflowClient
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from tests.training.conftest import invoke, unique_name, write_config
 from training import registry
 
 
@@ -51,3 +53,54 @@ def test_log_model_without_the_pickle_notice(tmp_path: Path, recorded: Recorder)
     # The same notice from anyone else's save still shows.
     mlflow.sklearn.save_model(model, str(tmp_path / "other"), serialization_format="cloudpickle")
     assert [m for m in recorded.messages if m.startswith(registry.PICKLE_NOTICE)]
+
+
+def test_an_alias_move_describes_itself_exactly() -> None:
+    first = registry.AliasMove("1", None, None, None, "training run r1", "2026-11-30T10:00:00")
+    assert first.describe() == (
+        "champion v- → v1, previous → none (by training run r1, started 2026-11-30T10:00:00)"
+    )
+    second = registry.AliasMove("3", "2", "2", "1", "promote", "2026-11-30T11:00:00")
+    assert second.describe() == (
+        "champion v2 → v3, previous → v2 (by promote, started 2026-11-30T11:00:00)"
+    )
+
+
+@pytest.mark.slow
+def test_describe_lists_this_models_versions_newest_first_with_their_record(
+    workspace: Path, mlflow_server: str
+) -> None:
+    """What ``python -m training versions NAME`` shows: only this model's versions, newest
+    first, each with its aliases, status, metrics (``metric.`` tags) and creation time."""
+    name, store = unique_name("describe"), workspace / "store"
+    config = write_config(
+        workspace, {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}}
+    )
+    env = {"MLFLOW_TRACKING_URI": mlflow_server}
+    for seed in ("1", "2"):
+        result = invoke(["run", "--config", str(config), "--seed", seed], env=env)
+        assert result.exit_code == 0, result.output
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    # a version registered by hand, without Stratus' tags, and another model's version
+    first = client.get_model_version(name, "1")
+    logged = {"run_id": first.run_id, "model_id": first.source.removeprefix("models:/")}
+    third = client.create_model_version(name, first.source, **logged)
+    other = unique_name("other")  # its versions stay out
+    client.create_registered_model(other)
+    client.create_model_version(other, first.source, **logged)
+
+    infos = registry.describe(client, name)
+    assert [info.version for info in infos] == [str(third.version), "2", "1"]
+    assert [info.aliases for info in infos] == [[], ["champion"], ["previous"]]
+    assert [info.status for info in infos] == ["", "accepted", "accepted"]
+    for info in infos:
+        version = client.get_model_version(name, info.version)
+        assert info.tags == version.tags
+        assert info.created == version.creation_timestamp > 0
+        assert info.metrics == {
+            k.removeprefix("metric."): float(v)
+            for k, v in version.tags.items()
+            if k.startswith("metric.")
+        }
+    assert "roc_auc" in infos[1].metrics
+    assert infos[0].metrics == {}
