@@ -68,6 +68,7 @@ def test_after_rollback_previous_json_is_gone_from_every_store(
     for store in stores:
         assert _pointers(store, name) == {"champion": "1"}
         assert not (store / name / "previous.json").exists()
+        assert _has_line(output, f"{store}: previous.json: removed (was v1)"), output
 
 
 def test_promoting_the_champion_again_keeps_previous_and_rollback_still_restores_it(
