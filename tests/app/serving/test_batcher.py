@@ -46,6 +46,37 @@ def batcher(metrics: Metrics | None = None, **overrides: Any) -> MicroBatcher:
     return MicroBatcher(metrics or Metrics(), **options)
 
 
+def behind_a_busy_model(
+    scorer: Any,
+    blocker: np.ndarray,
+    queued: list[tuple[np.ndarray, float | None]],
+    metrics: Metrics | None = None,
+    **options: Any,
+) -> list[Any]:
+    """Submit ``blocker`` (the model is then busy with it), and while it is, the ``queued``
+    requests: their rows and a deadline in seconds from now (None: the batcher's timeout).
+    Each queued request's result, or its error."""
+
+    async def scenario() -> list[Any]:
+        b = batcher(metrics, **{"use_thread": True, **options})
+        b.start()
+        busy = asyncio.ensure_future(b.submit(scorer, blocker))
+        await asyncio.sleep(0.1)  # the blocker is being predicted: the next ones queue up
+        loop = asyncio.get_running_loop()
+        requests = [
+            b.submit(scorer, rows, deadline=None if after is None else loop.time() + after)
+            for rows, after in queued
+        ]
+        results = await asyncio.wait_for(
+            asyncio.gather(*requests, return_exceptions=True), timeout=30
+        )
+        await busy
+        await b.stop()
+        return list(results)
+
+    return asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("use_thread", [False, True])
 def test_concurrent_requests_are_coalesced_and_answer_like_single_calls(
     model: LoadedModel, rows: np.ndarray, use_thread: bool
@@ -214,24 +245,14 @@ def test_a_request_timing_out_in_flight_leaves_the_others_their_own_rows(
     slow: Any = SlowModel(model, 1.0)
     metrics = Metrics()
 
-    async def scenario() -> list[Any]:
-        b = batcher(metrics, use_thread=True, timeout_s=30)
-        b.start()
-        busy = asyncio.ensure_future(b.submit(slow, rows[:1]))  # the next three queue up
-        await asyncio.sleep(0.1)
-        loop = asyncio.get_running_loop()
-        requests = [
-            b.submit(slow, rows[1:3]),
-            # predicted from ~1 s to ~2 s with the others: times out in flight
-            b.submit(slow, rows[3:6], deadline=loop.time() + 1.5),
-            b.submit(slow, rows[6:7]),
-        ]
-        results = await asyncio.gather(*requests, return_exceptions=True)
-        await busy
-        await b.stop()
-        return list(results)
-
-    first, middle, last = asyncio.run(scenario())
+    first, middle, last = behind_a_busy_model(
+        slow,
+        rows[:1],
+        # the middle one is predicted from ~1 s to ~2 s with the others: times out in flight
+        [(rows[1:3], None), (rows[3:6], 1.5), (rows[6:7], None)],
+        metrics,
+        timeout_s=30,
+    )
     assert isinstance(middle, RequestTimeoutError)
     assert str(middle) == "no answer within 30s"
     assert metrics.rejected.labels("timeout")._value.get() == 1
@@ -295,19 +316,8 @@ def test_a_failing_batch_is_retried_request_by_request(
     mine = [rows[3:5], bad, rows[5:6]][:queued]
     metrics = Metrics()
 
-    async def scenario() -> list[Any]:
-        b = batcher(metrics, use_thread=True)
-        b.start()
-        busy = asyncio.ensure_future(b.submit(picky, rows[:1]))  # the next ones queue up
-        await asyncio.sleep(0.1)
-        requests = [b.submit(picky, features) for features in mine]
-        results = await asyncio.gather(*requests, return_exceptions=True)
-        await busy
-        await b.stop()
-        return list(results)
-
     with caplog.at_level(logging.WARNING, logger="stratus.batcher"):
-        results = asyncio.run(scenario())
+        results = behind_a_busy_model(picky, rows[:1], [(f, None) for f in mine], metrics)
     assert metrics.batch_requests._sum.get() == 1 + queued  # the queued ones were one batch
     failed = results.pop(1)
     assert isinstance(failed, PredictFailedError)
@@ -430,25 +440,12 @@ def test_a_failed_batch_retries_every_request_after_one_that_timed_out_in_flight
     bad = rows[4:5].copy()
     bad[0, 0] = -1e9
 
-    async def scenario() -> list[Any]:
-        b = batcher(use_thread=True, timeout_s=30)
-        b.start()
-        busy = asyncio.ensure_future(b.submit(refusing, rows[:3]))  # slow: the others queue up
-        await asyncio.sleep(0.1)
-        loop = asyncio.get_running_loop()
-        requests = [
-            b.submit(refusing, rows[5:6], deadline=loop.time() + 1.5),  # times out in flight
-            b.submit(refusing, bad),
-            b.submit(refusing, rows[6:7]),
-        ]
-        results = await asyncio.wait_for(
-            asyncio.gather(*requests, return_exceptions=True), timeout=10
-        )
-        await busy
-        await b.stop()
-        return list(results)
-
-    timed_out, failed, good = asyncio.run(scenario())
+    timed_out, failed, good = behind_a_busy_model(
+        refusing,
+        rows[:3],  # slow: the others queue up
+        [(rows[5:6], 1.5), (bad, None), (rows[6:7], None)],  # the first times out in flight
+        timeout_s=30,
+    )
     assert isinstance(timed_out, RequestTimeoutError)
     assert isinstance(failed, PredictFailedError)
     assert good.model is refusing
@@ -562,23 +559,12 @@ def test_a_request_that_timed_out_in_the_queue_is_dropped_and_the_next_ones_answ
 ) -> None:
     recording: Any = RecordingModel(model, first_call_s=0.8)
 
-    async def scenario() -> list[Any]:
-        b = batcher(use_thread=True, timeout_s=30)
-        b.start()
-        busy = asyncio.ensure_future(b.submit(recording, rows[:1]))
-        await asyncio.sleep(0.1)
-        loop = asyncio.get_running_loop()
-        requests = [
-            b.submit(recording, rows[1:2]),
-            b.submit(recording, rows[2:3], deadline=loop.time() + 0.3),  # expires while queued
-            b.submit(recording, rows[3:5]),
-        ]
-        results = await asyncio.gather(*requests, return_exceptions=True)
-        await busy
-        await b.stop()
-        return list(results)
-
-    before, expired, after = asyncio.run(scenario())
+    before, expired, after = behind_a_busy_model(
+        recording,
+        rows[:1],
+        [(rows[1:2], None), (rows[2:3], 0.3), (rows[3:5], None)],  # the middle expires queued
+        timeout_s=30,
+    )
     assert isinstance(expired, RequestTimeoutError)
     np.testing.assert_array_equal(before.labels, model.predict(rows[1:2]).labels)
     np.testing.assert_array_equal(after.labels, model.predict(rows[3:5]).labels)
