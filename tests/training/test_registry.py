@@ -3,8 +3,10 @@ chosen cloudpickle format and nothing else; what ``describe`` and an alias move 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import mlflow
@@ -16,6 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from tests.training.conftest import invoke, unique_name, write_config
 from training import registry
+from training.errors import RegistryError
 
 
 class Recorder(logging.Handler):
@@ -104,3 +107,68 @@ def test_describe_lists_this_models_versions_newest_first_with_their_record(
         }
     assert "roc_auc" in infos[1].metrics
     assert infos[0].metrics == {}
+
+
+def _journal(client: MlflowClient, name: str, move: registry.AliasMove) -> None:
+    """Leave ``move`` journaled as if its process had been killed before finishing it."""
+    client.set_registered_model_tag(name, registry.MOVE_TAG, json.dumps(asdict(move)))
+
+
+@pytest.mark.slow
+def test_repair_completes_an_interrupted_move_only_while_the_aliases_are_where_it_left_them(
+    workspace: Path, mlflow_server: str
+) -> None:
+    name, store = unique_name("repair"), workspace / "store"
+    config = write_config(
+        workspace, {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}}
+    )
+    env = {"MLFLOW_TRACKING_URI": mlflow_server}
+    for seed in ("1", "2", "3"):
+        result = invoke(["run", "--config", str(config), "--seed", seed], env=env)
+        assert result.exit_code == 0, result.output
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    assert registry.aliases(client, name) == {"champion": "3", "previous": "2"}
+
+    # promote v1 was killed after writing its journal: nothing moved yet
+    move = registry.AliasMove("1", "3", "3", "2", "promote", "2026-11-30 10:00:00 UTC")
+    _journal(client, name, move)
+    assert registry.repair(client, name) == [
+        f"completed the interrupted alias move: {move.describe()}"
+    ]
+    assert registry.aliases(client, name) == {"champion": "1", "previous": "3"}
+    assert registry.pending_move(client, name) is None
+
+    # a journal whose champion moved elsewhere since (by hand): refused, nothing changed
+    stale = registry.AliasMove("2", "1", "3", "3", "promote", "2026-11-30 11:00:00 UTC")
+    _journal(client, name, stale)
+    with pytest.raises(RegistryError) as refused:
+        registry.repair(client, name)
+    assert str(refused.value) == (
+        f"{name}: an interrupted alias move ({stale.describe()}) cannot be completed: the "
+        "aliases changed since (now {'champion': '1', 'previous': '3'}). Set them with "
+        f"`promote`, then delete the registered-model tag {registry.MOVE_TAG!r}"
+    )
+    assert registry.aliases(client, name) == {"champion": "1", "previous": "3"}
+
+
+@pytest.mark.slow
+def test_promote_refuses_a_rejected_version_unless_forced_and_names_a_missing_one(
+    workspace: Path, mlflow_server: str
+) -> None:
+    name, store = unique_name("promote"), workspace / "store"
+    overrides = {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}}
+    env = {"MLFLOW_TRACKING_URI": mlflow_server}
+    good = write_config(workspace, overrides)
+    assert invoke(["run", "--config", str(good)], env=env).exit_code == 0
+    strict = write_config(workspace, {**overrides, "gate": {"min": {"roc_auc": 1.01}}}, "strict")
+    assert invoke(["run", "--config", str(strict), "--seed", "2"], env=env).exit_code == 3
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    assert client.get_model_version(name, "2").tags["validation_status"] == "rejected"
+
+    with pytest.raises(RegistryError, match=rf"^{name} v2 was rejected by the gate"):
+        registry.promote(client, name, "2")
+    assert registry.aliases(client, name) == {"champion": "1"}
+    assert registry.promote(client, name, "2", force=True) == ("2", "1")
+    with pytest.raises(RegistryError) as missing:
+        registry.promote(client, name, "9")
+    assert str(missing.value) == f"model {name!r} has no version '9'"
