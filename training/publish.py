@@ -135,7 +135,7 @@ class PointerChange:
         if not self.changed:
             return f"{file}: v{self.after} (unchanged, verified)"
         if self.after is None:
-            return f"{file}: removed (was v{self.before})"
+            return f"{file}: removed ({f'was v{self.before}' if self.before else self.why})"
         before = f"v{self.before}" if self.before else "absent"
         upload = ", bundle uploaded" if self.uploaded else ""
         why = f" ({self.why})" if self.why else ""

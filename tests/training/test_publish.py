@@ -16,7 +16,7 @@ from tests.training.conftest import Hook, Killed, invoke, unique_name, write_con
 from training.bundle import ModelPointer, fetch_bundle, open_store, read_pointer
 from training.config import load_config
 from training.errors import StorageError
-from training.publish import PointerChange, sync_store
+from training.publish import PointerChange, publish, sync_store
 from training.runner import RunResult, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -380,6 +380,10 @@ def test_a_bundle_file_of_the_wrong_size_is_uploaded_again_when_publishing(
     [
         (PointerChange("champion", "1", "1"), "champion.json: v1 (unchanged, verified)"),
         (PointerChange("previous", "1", None), "previous.json: removed (was v1)"),
+        (
+            PointerChange("previous", None, None, why="the old pointer was unreadable: x"),
+            "previous.json: removed (the old pointer was unreadable: x)",
+        ),
         (PointerChange("champion", "1", "2"), "champion.json: v1 → v2"),
         (
             PointerChange("champion", None, "2", uploaded=True),
@@ -408,3 +412,67 @@ def test_a_store_whose_bucket_is_gone_is_named_by_its_setting_and_left_alone() -
     assert str(raised.value).startswith(
         "publish.stores: bucket 'no-such-bucket' does not exist (memory://no-such-bucket/models)"
     )
+
+
+def test_reconcile_replaces_unreadable_and_tampered_pointers_and_says_why(
+    workspace: Path, mlflow_server: str
+) -> None:
+    name, store = unique_name("tampered"), workspace / "store"
+    path = write_config(workspace, _fast(name, [store]))
+    assert _cli(["run", "--config", str(path)], mlflow_server)[0] == 0
+    champion_json = store / name / "champion.json"
+
+    champion_json.write_text("{not json")
+    code, output = _cli(["reconcile", name, "--config", str(path)], mlflow_server)
+    assert code == 0, output
+    line = next(t.strip() for t in output.splitlines() if "champion.json: absent → v1 (" in t)
+    assert line.startswith(f"{store}: champion.json: absent → v1 (the old pointer was unreadable: ")
+
+    pointer = ModelPointer.model_validate_json(champion_json.read_bytes())
+    champion_json.write_text(pointer.model_copy(update={"checksum": "0" * 64}).model_dump_json())
+    code, output = _cli(["reconcile", name, "--config", str(path)], mlflow_server)
+    assert code == 0, output
+    why = "its checksum differs from the registry version's"
+    assert _has_line(output, f"{store}: champion.json: v1 → v1 ({why})"), output
+    assert ModelPointer.model_validate_json(champion_json.read_bytes()).checksum == pointer.checksum
+
+    (store / name / "previous.json").write_text("{not json")  # the registry has no previous
+    code, output = _cli(["reconcile", name, "--config", str(path)], mlflow_server)
+    assert code == 0, output
+    assert f"{store}: previous.json: removed (the old pointer was unreadable: " in output
+    assert _pointers(store, name) == {"champion": "1"}
+
+
+def test_the_served_bundle_of_the_wrong_size_is_uploaded_again_even_when_nothing_moves(
+    workspace: Path, mlflow_server: str
+) -> None:
+    """Promoting the champion again re-checks its bundle (sizes, the shallow check)."""
+    name, store = unique_name("resize"), workspace / "store"
+    config = write_config(workspace, _fast(name, [store]))
+    assert _cli(["run", "--config", str(config)], mlflow_server)[0] == 0
+    model_file = next(p for p in (store / name / "versions" / "1").rglob("*.pkl"))
+    model_file.write_bytes(model_file.read_bytes()[:-10])
+    code, output = _cli(["promote", name, "1", "--config", str(config)], mlflow_server)
+    assert code == 0, output
+    line = next(t.strip() for t in output.splitlines() if "champion.json:" in t)
+    assert line.startswith(f"{store}: champion.json: v1 → v1, bundle uploaded (bundle file "), line
+    fs, root = open_store(str(store))
+    fetch_bundle(fs, root, read_pointer(fs, root, name), workspace / "check")
+
+
+def test_publishing_again_returns_each_stores_champion_pointer(
+    workspace: Path, mlflow_server: str
+) -> None:
+    """``publish`` (the Python API) returns the pointer each store serves, also when nothing
+    changed."""
+    name, store = unique_name("again"), workspace / "store"
+    config = write_config(workspace, _fast(name, [store]))
+    for seed in ("1", "2"):
+        assert _cli(["run", "--config", str(config), "--seed", seed], mlflow_server)[0] == 0
+    results = publish([str(store)], client=_client(mlflow_server), name=name)
+    assert [change.describe() for change in results[0].changes] == [
+        "previous.json: v1 (unchanged, verified)",
+        "champion.json: v2 (unchanged, verified)",
+    ]
+    assert results[0].pointer is not None
+    assert results[0].pointer.version == "2"
