@@ -165,10 +165,66 @@ def test_promote_refuses_a_rejected_version_unless_forced_and_names_a_missing_on
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     assert client.get_model_version(name, "2").tags["validation_status"] == "rejected"
 
-    with pytest.raises(RegistryError, match=rf"^{name} v2 was rejected by the gate"):
+    gate = client.get_model_version(name, "2").tags["gate"]
+    with pytest.raises(RegistryError) as rejected:
         registry.promote(client, name, "2")
+    assert str(rejected.value) == (
+        f"{name} v2 was rejected by the gate ({gate}); pass --force to promote it anyway"
+    )
     assert registry.aliases(client, name) == {"champion": "1"}
     assert registry.promote(client, name, "2", force=True) == ("2", "1")
     with pytest.raises(RegistryError) as missing:
         registry.promote(client, name, "9")
     assert str(missing.value) == f"model {name!r} has no version '9'"
+
+
+class Stopped(BaseException):
+    """Stands for the process being killed (not an ``Exception``: nothing handles it)."""
+
+
+@pytest.mark.slow
+def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_first(
+    workspace: Path, mlflow_server: str
+) -> None:
+    name, store = unique_name("journal"), workspace / "store"
+    config = write_config(
+        workspace, {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}}
+    )
+    env = {"MLFLOW_TRACKING_URI": mlflow_server}
+    for seed in ("1", "2"):
+        assert invoke(["run", "--config", str(config), "--seed", seed], env=env).exit_code == 0
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+
+    def lock_lost() -> None:
+        raise RegistryError("the lock was lost")
+
+    # the guard (the registry lock's check) runs before anything is written
+    with pytest.raises(RegistryError, match="the lock was lost"):
+        registry.promote(client, name, "1", guard=lock_lost)
+    with pytest.raises(RegistryError, match="the lock was lost"):
+        registry.rollback(client, name, guard=lock_lost)
+    assert registry.pending_move(client, name) is None
+    assert registry.aliases(client, name) == {"champion": "2", "previous": "1"}
+
+    def killed(*args: object) -> None:
+        raise Stopped
+
+    moves = {
+        "promote": lambda: registry.promote(client, name, "1"),
+        "rollback": lambda: registry.rollback(client, name),
+    }
+    for command, move_aliases in moves.items():
+        client.set_registered_model_alias = killed  # type: ignore[method-assign]
+        client.delete_registered_model_alias = killed  # type: ignore[method-assign]
+        with pytest.raises(Stopped):
+            move_aliases()
+        move = registry.pending_move(client, name)
+        assert move is not None
+        assert move.by == command
+        del client.set_registered_model_alias, client.delete_registered_model_alias
+        client.delete_registered_model_tag(name, registry.MOVE_TAG)
+
+    # a previous without a champion (an edit by hand): rollback restores it, demoting nothing
+    client.delete_registered_model_alias(name, "champion")
+    assert registry.rollback(client, name) == ("1", "")
+    assert registry.aliases(client, name) == {"champion": "1"}
