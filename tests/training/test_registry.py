@@ -86,11 +86,12 @@ def test_describe_lists_this_models_versions_newest_first_with_their_record(
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     # a version registered by hand, without Stratus' tags, and another model's version
     first = client.get_model_version(name, "1")
-    logged = {"run_id": first.run_id, "model_id": first.source.removeprefix("models:/")}
-    third = client.create_model_version(name, first.source, **logged)
+    source = str(first.source)
+    model_id = source.removeprefix("models:/")
+    third = client.create_model_version(name, source, run_id=first.run_id, model_id=model_id)
     other = unique_name("other")  # its versions stay out
     client.create_registered_model(other)
-    client.create_model_version(other, first.source, **logged)
+    client.create_model_version(other, source, run_id=first.run_id, model_id=model_id)
 
     infos = registry.describe(client, name)
     assert [info.version for info in infos] == [str(third.version), "2", "1"]
@@ -214,8 +215,8 @@ def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_firs
         "rollback": lambda: registry.rollback(client, name),
     }
     for command, move_aliases in moves.items():
-        client.set_registered_model_alias = killed  # type: ignore[method-assign]
-        client.delete_registered_model_alias = killed  # type: ignore[method-assign]
+        client.set_registered_model_alias = killed  # type: ignore[method-assign,assignment]
+        client.delete_registered_model_alias = killed  # type: ignore[method-assign,assignment]
         with pytest.raises(Stopped):
             move_aliases()
         move = registry.pending_move(client, name)
