@@ -4,6 +4,8 @@ across mutants and how a retest's verdicts are counted."""
 from __future__ import annotations
 
 import importlib.util
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -92,3 +94,35 @@ def test_only_survivors_above_the_not_equivalent_section_count_as_equivalent(
     assert outcome.killed == 1
     # the project's own listing parses, and its "not equivalent" names are not in it
     assert "app.serving.batcher.xǁMicroBatcherǁsubmit__mutmut_14" not in run.load_equivalent()
+
+
+_HOLD_A_SERVER = """
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("mutation_run", sys.argv[1])
+run = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = run
+spec.loader.exec_module(run)
+run.stop_on_sigterm()
+with run.shared_servers(run.Module("m", "m.py", (), servers=("mlflow",))) as env:
+    print(env["STRATUS_TEST_MLFLOW_URL"], flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_run_stopped_with_sigterm_stops_its_shared_server(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_SERVER, str(RUN)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=RUN.parents[1],
+    )
+    try:
+        assert holder.stdout is not None
+        url = holder.stdout.readline().strip()
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+        holder.send_signal(signal.SIGTERM)
+        assert holder.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        holder.kill()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/health", timeout=2)
