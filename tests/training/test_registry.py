@@ -225,7 +225,15 @@ def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_firs
         del client.set_registered_model_alias, client.delete_registered_model_alias
         client.delete_registered_model_tag(name, registry.MOVE_TAG)
 
-    # a previous without a champion (an edit by hand): rollback restores it, demoting nothing
-    client.delete_registered_model_alias(name, "champion")
-    assert registry.rollback(client, name) == ("1", "")
+    # a rollback: the demoted version is marked
+    assert registry.rollback(client, name) == ("1", "2")
     assert registry.aliases(client, name) == {"champion": "1"}
+    assert client.get_model_version(name, "2").tags["rolled_back"] == "true"
+    assert "rolled_back" not in client.get_model_version(name, "1").tags
+
+    # a previous without a champion (an edit by hand): rollback restores it, demoting nothing
+    client.set_registered_model_alias(name, "previous", "2")
+    client.delete_registered_model_alias(name, "champion")
+    assert registry.rollback(client, name) == ("2", "")
+    assert registry.aliases(client, name) == {"champion": "2"}
+    assert "rolled_back" not in client.get_model_version(name, "1").tags
