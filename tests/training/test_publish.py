@@ -476,3 +476,15 @@ def test_publishing_again_returns_each_stores_champion_pointer(
     ]
     assert results[0].pointer is not None
     assert results[0].pointer.version == "2"
+    # the aliases swapped by hand: both pointers rewritten, no bundle uploaded (both are there)
+    client = _client(mlflow_server)
+    client.set_registered_model_alias(name, "previous", "2")
+    client.set_registered_model_alias(name, "champion", "1")
+    results = publish([str(store)], client=client, name=name)
+    assert [change.describe() for change in results[0].changes] == [
+        "previous.json: v1 → v2",
+        "champion.json: v2 → v1",
+    ]
+    assert [change.uploaded for change in results[0].changes] == [False, False]
+    assert results[0].pointer is not None
+    assert results[0].pointer.version == "1"
