@@ -237,3 +237,25 @@ def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_firs
     assert registry.rollback(client, name) == ("2", "")
     assert registry.aliases(client, name) == {"champion": "2"}
     assert "rolled_back" not in client.get_model_version(name, "1").tags
+
+
+def test_the_default_tracking_store_is_a_sqlite_file_in_the_workdir_made_on_demand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    workdir = tmp_path / "nested" / "workdir"
+    expected = f"sqlite:///{workdir.resolve() / 'mlflow.db'}"
+    assert registry.resolve_tracking_uri(None, workdir) == expected
+    assert workdir.is_dir()
+    assert registry.resolve_tracking_uri(None, workdir) == expected  # again: it exists now
+    assert registry.resolve_tracking_uri("http://mlflow:5000", workdir) == "http://mlflow:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://env:5000")
+    assert registry.resolve_tracking_uri("http://mlflow:5000", workdir) == "http://env:5000"
+
+
+def test_model_input_columns_are_the_names_a_model_was_fitted_with() -> None:
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    named = LogisticRegression(max_iter=50).fit(x.iloc[:100, :3], y[:100])
+    assert registry.model_input_columns(named) == list(x.columns[:3])
+    unnamed = LogisticRegression(max_iter=50).fit(x.iloc[:100, :3].to_numpy(), y[:100])
+    assert registry.model_input_columns(unnamed) is None
