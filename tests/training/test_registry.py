@@ -238,6 +238,17 @@ def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_firs
     assert registry.aliases(client, name) == {"champion": "2"}
     assert "rolled_back" not in client.get_model_version(name, "1").tags
 
+    # previous naming the champion itself: nothing moves until it is repaired
+    client.set_registered_model_alias(name, "previous", "2")
+    with pytest.raises(RegistryError) as inconsistent:
+        registry.rollback(client, name)
+    assert str(inconsistent.value) == (
+        f"the aliases of {name} need repair before anything moves them: 'previous' and "
+        "'champion' both name v2 (an interrupted alias move, or an edit by hand): there is "
+        f"nothing to roll back to. Run `python -m training reconcile {name}` to repair them "
+        "and the stores."
+    )
+
 
 def test_the_default_tracking_store_is_a_sqlite_file_in_the_workdir_made_on_demand(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
