@@ -488,3 +488,19 @@ def test_publishing_again_returns_each_stores_champion_pointer(
     assert [change.uploaded for change in results[0].changes] == [False, False]
     assert results[0].pointer is not None
     assert results[0].pointer.version == "1"
+    # a bundle file changed in place (same size): only verify=True reads the checksums
+    model_file = next(p for p in (store / name / "versions" / "1").rglob("*.pkl"))
+    corrupted = bytearray(model_file.read_bytes())
+    corrupted[-1] ^= 0xFF
+    model_file.write_bytes(bytes(corrupted))
+    quick = publish([str(store)], client=client, name=name)
+    assert quick[0].changes[1].describe() == "champion.json: v1 (unchanged, verified)"
+    deep = publish([str(store)], client=client, name=name, verify=True)
+    assert (
+        deep[0]
+        .changes[1]
+        .describe()
+        .startswith("champion.json: v1 → v1, bundle uploaded (bundle file ")
+    )
+    fs, root = open_store(str(store))
+    fetch_bundle(fs, root, read_pointer(fs, root, name), workspace / "check")
