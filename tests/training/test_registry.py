@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import mlflow
@@ -179,13 +182,29 @@ def test_promote_refuses_a_rejected_version_unless_forced_and_names_a_missing_on
     assert str(missing.value) == f"model {name!r} has no version '9'"
 
 
+@pytest.fixture
+def tokyo_time() -> Iterator[None]:
+    """The process's local time zone is 9 hours from UTC (a local time would show)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
 class Stopped(BaseException):
     """Stands for the process being killed (not an ``Exception``: nothing handles it)."""
 
 
 @pytest.mark.slow
 def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_first(
-    workspace: Path, mlflow_server: str
+    workspace: Path, mlflow_server: str, tokyo_time: None
 ) -> None:
     name, store = unique_name("journal"), workspace / "store"
     config = write_config(
@@ -222,6 +241,13 @@ def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_firs
         move = registry.pending_move(client, name)
         assert move is not None
         assert move.by == command
+        # the state it started from and its target; the start time in UTC, whatever the zone
+        assert (move.from_champion, move.from_previous) == ("2", "1")
+        assert (move.champion, move.previous) == (
+            ("1", "2") if command == "promote" else ("1", None)
+        )
+        started = datetime.strptime(move.started_at, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
+        assert abs(datetime.now(UTC) - started) < timedelta(minutes=5)
         del client.set_registered_model_alias, client.delete_registered_model_alias
         client.delete_registered_model_tag(name, registry.MOVE_TAG)
 
