@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from tests.training.conftest import Hook, Killed, invoke, unique_name, write_config
 from training.bundle import ModelPointer, fetch_bundle, open_store, read_pointer
 from training.config import load_config
-from training.errors import StorageError
+from training.errors import PublishError, StorageError
 from training.publish import PointerChange, publish, sync_store
 from training.runner import RunResult, run_pipeline
 
@@ -504,3 +504,28 @@ def test_publishing_again_returns_each_stores_champion_pointer(
     )
     fs, root = open_store(str(store))
     fetch_bundle(fs, root, read_pointer(fs, root, name), workspace / "check")
+
+
+def test_a_failing_store_is_reported_and_the_others_still_publish(
+    workspace: Path, mlflow_server: str
+) -> None:
+    name, store = unique_name("one-fails"), workspace / "store"
+    config = write_config(workspace, _fast(name, [store]))
+    assert _cli(["run", "--config", str(config)], mlflow_server)[0] == 0
+    (store / name / "champion.json").unlink()
+    gone = "memory://no-such-bucket/models"
+    with pytest.raises(PublishError) as failed:
+        publish([gone, str(store)], client=_client(mlflow_server), name=name)
+    assert str(failed.value) == (
+        f"publishing {name} (champion v1) failed for 1 of 2 stores (a failed store keeps its "
+        f"previous pointers; in sync: {store}; `python -m training reconcile {name}` retries):\n"
+        f"  - {gone}: StorageError: publish.stores: bucket 'no-such-bucket' does not exist "
+        f"({gone}); Stratus never creates buckets — check the name, or create it first"
+    )
+    bad, good = failed.value.results
+    assert (bad.store, bad.pointer, bad.changes) == (gone, None, [])
+    assert bad.error.startswith("StorageError: publish.stores: bucket 'no-such-bucket'")
+    assert (good.store, good.error) == (str(store), None)
+    assert good.pointer is not None
+    assert good.pointer.version == "1"
+    assert _pointers(store, name) == {"champion": "1"}  # the good store was repaired
