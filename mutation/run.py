@@ -41,12 +41,12 @@ SOURCE_PACKAGES = ("app", "training")
 KILLED_CODES = {1, 3, 24, -24, 36, 152, 255}
 SURVIVED_CODES = {0}
 NO_TESTS_CODES = {5, 33}
-#: a mutant name in equivalent.md: `module.path.x_function__mutmut_N` (methods: `xǁClassǁname`)
 #: the servers a module's tests may share across mutants, and the variable that hands each
 #: one's URL to the tests' session fixture
 SERVER_ENV = {"mlflow": "STRATUS_TEST_MLFLOW_URL"}
 #: the section of equivalent.md listing survivors that are not equivalent (only timing shows them)
 NOT_EQUIVALENT_HEADING = "\n## Not equivalent"
+#: a mutant name in equivalent.md: `module.path.x_function__mutmut_N` (methods: `xǁClassǁname`)
 EQUIVALENT_NAME = re.compile(r"`([\w.]+\.x\S*__mutmut_\d+)`")
 
 

@@ -47,6 +47,23 @@ def _fast(name: str, stores: list[Path], **extra: Any) -> dict[str, Any]:
     }
 
 
+def _model_file(store: Path, name: str, version: str) -> Path:
+    """The pickled model among ``version``'s bundle files in ``store``."""
+    return next(p for p in (store / name / "versions" / version).rglob("*.pkl"))
+
+
+def _truncate(path: Path) -> None:
+    """Shorten the file by 10 bytes (a size the shallow check sees)."""
+    path.write_bytes(path.read_bytes()[:-10])
+
+
+def _flip_last_byte(path: Path) -> None:
+    """Change the file in place, same size (only a checksum sees it)."""
+    corrupted = bytearray(path.read_bytes())
+    corrupted[-1] ^= 0xFF
+    path.write_bytes(bytes(corrupted))
+
+
 def _cli(args: list[str], uri: str) -> tuple[int, str]:
     result = invoke(args, env={"MLFLOW_TRACKING_URI": uri})
     return result.exit_code, result.output
@@ -280,10 +297,7 @@ def test_reconcile_makes_every_store_match_the_registry_verified_by_checksum(
     # of v2 corrupted in place (same size: only a checksum can tell)
     (a / name / "champion.json").write_bytes((a / name / "previous.json").read_bytes())
     (b / name / "previous.json").unlink()
-    model_file = next(p for p in (b / name / "versions" / "2").rglob("*.pkl"))
-    corrupted = bytearray(model_file.read_bytes())
-    corrupted[-1] ^= 0xFF
-    model_file.write_bytes(bytes(corrupted))
+    _flip_last_byte(_model_file(b, name, "2"))
 
     code, output = _cli(["reconcile", name, "--config", str(path)], mlflow_server)
     assert code == 0, output
@@ -365,8 +379,7 @@ def test_a_bundle_file_of_the_wrong_size_is_uploaded_again_when_publishing(
     config = write_config(workspace, _fast(name, [store]))
     for seed in ("1", "2"):
         assert _cli(["run", "--config", str(config), "--seed", seed], mlflow_server)[0] == 0
-    model_file = next(p for p in (store / name / "versions" / "1").rglob("*.pkl"))
-    model_file.write_bytes(model_file.read_bytes()[:-10])
+    _truncate(_model_file(store, name, "1"))
     code, output = _cli(["rollback", name, "--config", str(config)], mlflow_server)
     assert code == 0, output
     assert _has_line(output, f"{store}: champion.json: v2 → v1, bundle uploaded"), output
@@ -450,8 +463,7 @@ def test_the_served_bundle_of_the_wrong_size_is_uploaded_again_even_when_nothing
     name, store = unique_name("resize"), workspace / "store"
     config = write_config(workspace, _fast(name, [store]))
     assert _cli(["run", "--config", str(config)], mlflow_server)[0] == 0
-    model_file = next(p for p in (store / name / "versions" / "1").rglob("*.pkl"))
-    model_file.write_bytes(model_file.read_bytes()[:-10])
+    _truncate(_model_file(store, name, "1"))
     code, output = _cli(["promote", name, "1", "--config", str(config)], mlflow_server)
     assert code == 0, output
     line = next(t.strip() for t in output.splitlines() if "champion.json:" in t)
@@ -489,10 +501,7 @@ def test_publishing_again_returns_each_stores_champion_pointer(
     assert results[0].pointer is not None
     assert results[0].pointer.version == "1"
     # a bundle file changed in place (same size): only verify=True reads the checksums
-    model_file = next(p for p in (store / name / "versions" / "1").rglob("*.pkl"))
-    corrupted = bytearray(model_file.read_bytes())
-    corrupted[-1] ^= 0xFF
-    model_file.write_bytes(bytes(corrupted))
+    _flip_last_byte(_model_file(store, name, "1"))
     quick = publish([str(store)], client=client, name=name)
     assert quick[0].changes[1].describe() == "champion.json: v1 (unchanged, verified)"
     deep = publish([str(store)], client=client, name=name, verify=True)

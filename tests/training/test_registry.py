@@ -61,6 +61,25 @@ def test_log_model_without_the_pickle_notice(tmp_path: Path, recorded: Recorder)
     assert [m for m in recorded.messages if m.startswith(registry.PICKLE_NOTICE)]
 
 
+def _trained(
+    workspace: Path, mlflow_server: str, prefix: str, seeds: int
+) -> tuple[str, MlflowClient]:
+    """A fresh model name with ``seeds`` accepted training runs (seeds 1, 2, ...) registered on
+    the server, and a client of it."""
+    name = unique_name(prefix)
+    config = write_config(
+        workspace,
+        {"registry": {"model_name": name}, "publish": {"stores": [str(workspace / "store")]}},
+    )
+    for seed in range(1, seeds + 1):
+        result = invoke(
+            ["run", "--config", str(config), "--seed", str(seed)],
+            env={"MLFLOW_TRACKING_URI": mlflow_server},
+        )
+        assert result.exit_code == 0, result.output
+    return name, MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+
+
 def test_an_alias_move_describes_itself_exactly() -> None:
     first = registry.AliasMove("1", None, None, None, "training run r1", "2026-11-30T10:00:00")
     assert first.describe() == (
@@ -78,15 +97,7 @@ def test_describe_lists_this_models_versions_newest_first_with_their_record(
 ) -> None:
     """What ``python -m training versions NAME`` shows: only this model's versions, newest
     first, each with its aliases, status, metrics (``metric.`` tags) and creation time."""
-    name, store = unique_name("describe"), workspace / "store"
-    config = write_config(
-        workspace, {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}}
-    )
-    env = {"MLFLOW_TRACKING_URI": mlflow_server}
-    for seed in ("1", "2"):
-        result = invoke(["run", "--config", str(config), "--seed", seed], env=env)
-        assert result.exit_code == 0, result.output
-    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    name, client = _trained(workspace, mlflow_server, "describe", seeds=2)
     # a version registered by hand, without Stratus' tags, and another model's version
     first = client.get_model_version(name, "1")
     source = str(first.source)
@@ -122,15 +133,7 @@ def _journal(client: MlflowClient, name: str, move: registry.AliasMove) -> None:
 def test_repair_completes_an_interrupted_move_only_while_the_aliases_are_where_it_left_them(
     workspace: Path, mlflow_server: str
 ) -> None:
-    name, store = unique_name("repair"), workspace / "store"
-    config = write_config(
-        workspace, {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}}
-    )
-    env = {"MLFLOW_TRACKING_URI": mlflow_server}
-    for seed in ("1", "2", "3"):
-        result = invoke(["run", "--config", str(config), "--seed", seed], env=env)
-        assert result.exit_code == 0, result.output
-    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    name, client = _trained(workspace, mlflow_server, "repair", seeds=3)
     assert registry.aliases(client, name) == {"champion": "3", "previous": "2"}
 
     # promote v1 was killed after writing its journal: nothing moved yet
@@ -206,14 +209,7 @@ class Stopped(BaseException):
 def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_first(
     workspace: Path, mlflow_server: str, tokyo_time: None
 ) -> None:
-    name, store = unique_name("journal"), workspace / "store"
-    config = write_config(
-        workspace, {"registry": {"model_name": name}, "publish": {"stores": [str(store)]}}
-    )
-    env = {"MLFLOW_TRACKING_URI": mlflow_server}
-    for seed in ("1", "2"):
-        assert invoke(["run", "--config", str(config), "--seed", seed], env=env).exit_code == 0
-    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    name, client = _trained(workspace, mlflow_server, "journal", seeds=2)
 
     def lock_lost() -> None:
         raise RegistryError("the lock was lost")
