@@ -171,14 +171,11 @@ def test_config_command_prints_the_engine_policy_config() -> None:
     assert document["k8s-hpa-bounds"] == {"minReplicas": 2, "maxReplicas": 100}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug (stop 23 note): a SIGINT that lands while a stack's offline Pulumi "
-    "program runs is swallowed and the check exits 0; passes when it lands in the pack phase",
-)
-def test_ctrl_c_stops_the_pack() -> None:
+def _interrupted_check(*args: str, after: str, delay_s: float = 0.0) -> tuple[int, str, str]:
+    """Run ``python -m policies check ARGS -v``, send SIGINT ``delay_s`` after the first stderr
+    line starting with ``after``; the exit code, stderr and that line."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "policies", "check", "--stack", "aws-dev", "-v"],
+        [sys.executable, "-m", "policies", "check", *args, "-v"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -186,21 +183,35 @@ def test_ctrl_c_stops_the_pack() -> None:
     )
     try:
         assert process.stderr is not None
-        pid = 0
+        seen = ""
         deadline = time.monotonic() + 120
-        while not pid and time.monotonic() < deadline:
+        while not seen and time.monotonic() < deadline:
             line = process.stderr.readline()
-            if line.startswith("policy pack started: pid "):
-                pid = int(line.split()[4].rstrip(","))
-        assert pid, "the pack never started"
-        os.kill(pid, 0)  # running
+            if line.startswith(after):
+                seen = line
+        assert seen, f"no line starting with {after!r}"
+        time.sleep(delay_s)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
-        assert process.returncode == 130
-        assert "interrupted: the policy pack was stopped" in err
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+        return process.returncode, err, seen
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_ctrl_c_stops_the_pack() -> None:
+    # Every stack: if the first one is judged before the signal lands, the next one gets it.
+    code, err, started = _interrupted_check("--all", after="policy pack started: pid ")
+    assert code == 130
+    assert "interrupted: the policy pack was stopped" in err
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(started.split()[4].rstrip(",")), 0)
+
+
+def test_ctrl_c_while_the_stack_program_runs_stops_the_check() -> None:
+    # The apps stack's program (and its foundation's) runs for seconds after "judging"; a signal
+    # there used to hang the check or be lost (tests/platform/test_offline_interrupts.py).
+    code, err, _ = _interrupted_check("--stack", "aws-dev-apps", after="judging ", delay_s=1.5)
+    assert code == 130
+    assert "interrupted: the policy pack was stopped" in err

@@ -35,6 +35,13 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.offline.interrupts import (
+    RunInterruptedError,
+    deferred_interrupts,
+    stop_before_construction,
+    stop_if_interrupted,
+)
+
 ComputedFn = Callable[[pulumi_mocks.MockResourceArgs], Mapping[str, Any]]
 InvokeFn = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
@@ -245,6 +252,7 @@ class _Mocks(pulumi.runtime.Mocks):
         self.missing: list[str] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        stop_if_interrupted()
         if args.typ == STACK_REFERENCE:
             return self._stack_reference(args)
         state = dict(_unwrap(args.inputs))
@@ -266,6 +274,7 @@ class _Mocks(pulumi.runtime.Mocks):
         }
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        stop_if_interrupted()
         handler = _INVOKES.get(args.token)
         if handler is None:
             raise AssertionError(f"no mock registered for invoke {args.token!r}")
@@ -408,7 +417,21 @@ def run_stack(
     offline run of the shipped stack ``<name>``. Runs of a shipped stack as shipped (no
     ``config``, ``override`` or ``references``) are cached per process: the program is
     deterministic for a given config, and callers only read the result.
+
+    Ctrl-C or SIGTERM during the run stops the program at its next safe point and is delivered
+    once the run is over (``infra.offline.interrupts``).
     """
+    with deferred_interrupts():
+        return _run_stack(stack, config, override, project, references)
+
+
+def _run_stack(
+    stack: str,
+    config: Mapping[str, str] | None,
+    override: Mapping[str, Any] | None,
+    project: str,
+    references: Mapping[str, StackRun] | None,
+) -> StackRun:
     if config is None and override is None and references is None:
         return _cached_run(stack, project)
     values = dict(config) if config is not None else stack_config(stack)
@@ -422,6 +445,8 @@ def run_stack(
         mocks = _Mocks(resolved)
         try:
             run = _run_once(stack, values, project, mocks)
+        except RunInterruptedError:
+            raise
         except Exception:
             if not mocks.missing:
                 raise
@@ -458,6 +483,7 @@ def _run_once(stack: str, values: Mapping[str, str], project: str, mocks: _Mocks
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
     root = settings.get_root_resource()
+    pulumi.runtime.register_stack_transformation(stop_before_construction)
 
     program = program_path()
 
