@@ -538,3 +538,27 @@ def test_a_failing_store_is_reported_and_the_others_still_publish(
     assert good.pointer is not None
     assert good.pointer.version == "1"
     assert _pointers(store, name) == {"champion": "1"}  # the good store was repaired
+
+
+def test_the_failure_report_lists_every_failed_store_and_every_store_in_sync(
+    workspace: Path, mlflow_server: str
+) -> None:
+    name, first, second = unique_name("many-fail"), workspace / "one", workspace / "two"
+    config = write_config(workspace, _fast(name, [first, second]))
+    assert _cli(["run", "--config", str(config)], mlflow_server)[0] == 0
+    client = _client(mlflow_server)
+    gone = ["memory://no-such-bucket/models", "memory://nor-this-one/models"]
+    with pytest.raises(PublishError) as some:
+        publish([gone[0], str(first), gone[1], str(second)], client=client, name=name)
+    head, *details = str(some.value).split("\n")
+    assert head.endswith(
+        f"failed for 2 of 4 stores (a failed store keeps its previous pointers; "
+        f"in sync: {first}, {second}; `python -m training reconcile {name}` retries):"
+    )
+    assert [line.split(": ", 1)[0] for line in details] == [f"  - {gone[0]}", f"  - {gone[1]}"]
+    with pytest.raises(PublishError) as every:
+        publish(gone, client=client, name=name)
+    assert (
+        "failed for 2 of 2 stores (a failed store keeps its previous pointers; in sync: none;"
+        in (str(every.value))
+    )
