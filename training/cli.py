@@ -21,7 +21,13 @@ from rich.table import Table
 
 from training import registry
 from training.config import TrainingConfig, load_config
-from training.errors import ConfigError, PublishError, RegistryError, TrainingError
+from training.errors import (
+    GATE_REJECTED_EXIT,
+    ConfigError,
+    PublishError,
+    RegistryError,
+    TrainingError,
+)
 from training.locations import check_location
 from training.lock import RegistryLock
 from training.progress import RichReporter
@@ -37,8 +43,6 @@ from training.shards import (
     resolve_shard,
 )
 from training.sync import sync_stores
-
-REJECTED_EXIT = 3
 
 app = typer.Typer(
     add_completion=False,
@@ -180,7 +184,7 @@ def _conclude(result: RunResult, config: TrainingConfig) -> None:
     """The run's summary, and exit 3 when the gate rejected the candidate."""
     _print_summary(result, config)
     if not result.accepted:
-        raise typer.Exit(REJECTED_EXIT)
+        raise typer.Exit(GATE_REJECTED_EXIT)
 
 
 @app.command()

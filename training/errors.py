@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: ``run`` / ``finalize`` exit code when the gate rejected the candidate (registered as rejected).
+GATE_REJECTED_EXIT = 3
+
 
 class TrainingError(RuntimeError):
     """Base class: a failure the CLI reports as a clear message with a non-zero exit."""

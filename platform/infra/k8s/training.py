@@ -131,13 +131,7 @@ class Training(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         template = self._pod_template(args, labels)
-        job_spec = k8s.batch.v1.JobSpecArgs(
-            backoff_limit=config.backoff_limit,
-            active_deadline_seconds=config.active_deadline_seconds,
-            ttl_seconds_after_finished=config.ttl_seconds_after_finished,
-            template=template,
-            **_indexed(config),
-        )
+        job_spec = _job_spec(config, template)
         self.cron_job = k8s.batch.v1.CronJob(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=labels),
@@ -164,14 +158,7 @@ class Training(pulumi.ComponentResource):
                 # Pulumi would otherwise wait for a Job that is suspended on purpose.
                 annotations={"pulumi.com/skipAwait": "true"},
             ),
-            spec=k8s.batch.v1.JobSpecArgs(
-                suspend=True,
-                backoff_limit=config.backoff_limit,
-                active_deadline_seconds=config.active_deadline_seconds,
-                ttl_seconds_after_finished=config.ttl_seconds_after_finished,
-                template=template,
-                **_indexed(config),
-            ),
+            spec=_job_spec(config, template, suspend=True),
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["spec"]),
         )
         self.register_outputs({"cronJob": self.cron_job.metadata.name})
@@ -239,13 +226,67 @@ class Training(pulumi.ComponentResource):
         )
 
 
-def _indexed(config: TrainingConfig) -> dict[str, Any]:
-    """The Indexed Job fields of a sharded search (none otherwise): one pod per shard, all at
-    once; Kubernetes gives each its ``JOB_COMPLETION_INDEX``."""
+def _job_spec(
+    config: TrainingConfig, template: k8s.core.v1.PodTemplateSpecArgs, *, suspend: bool = False
+) -> k8s.batch.v1.JobSpecArgs:
+    """The one Job spec of scheduled and on-demand runs."""
+    return k8s.batch.v1.JobSpecArgs(
+        suspend=suspend or None,
+        active_deadline_seconds=config.active_deadline_seconds,
+        ttl_seconds_after_finished=config.ttl_seconds_after_finished,
+        pod_failure_policy=_failure_policy(),
+        template=template,
+        **_retries_and_shards(config),
+    )
+
+
+def _retries_and_shards(config: TrainingConfig) -> dict[str, Any]:
+    """One pod: ``backoffLimit`` retries. A sharded search: an Indexed Job, one pod per shard,
+    all at once (Kubernetes gives each its ``JOB_COMPLETION_INDEX``); each shard gets its own
+    ``backoff_limit`` retries (``backoffLimitPerIndex``: one flaky shard does not use up the
+    others' retries), and a shard out of retries fails the Job at once (``maxFailedIndexes: 0``)
+    instead of leaving shard 0 waiting for it until the deadline."""
     if config.sharded is None:
-        return {}
+        return {"backoff_limit": config.backoff_limit}
     shards = config.sharded.shards
-    return {"completion_mode": "Indexed", "completions": shards, "parallelism": shards}
+    return {
+        "completion_mode": "Indexed",
+        "completions": shards,
+        "parallelism": shards,
+        "backoff_limit_per_index": config.backoff_limit,
+        "max_failed_indexes": 0,
+    }
+
+
+def _failure_policy() -> k8s.batch.v1.PodFailurePolicyArgs:
+    """Which pod failures are retried. A pod evicted or preempted (a spot node reclaimed or
+    drained: the ``DisruptionTarget`` condition) is retried without counting against the
+    retries. A run that ended with a final outcome fails the Job at once: the gate rejected the
+    candidate (exit 3, registered as rejected) or a store failed to publish (exit 4,
+    ``reconcile`` retries that); another attempt would train and register a second version.
+    Any other failure (exit 1: config, data, credentials, MLflow unreachable) uses the retries."""
+    from training.errors import GATE_REJECTED_EXIT, PublishError
+
+    return k8s.batch.v1.PodFailurePolicyArgs(
+        rules=[
+            k8s.batch.v1.PodFailurePolicyRuleArgs(
+                action="Ignore",
+                on_pod_conditions=[
+                    k8s.batch.v1.PodFailurePolicyOnPodConditionsPatternArgs(
+                        type="DisruptionTarget", status="True"
+                    )
+                ],
+            ),
+            k8s.batch.v1.PodFailurePolicyRuleArgs(
+                action="FailJob",
+                on_exit_codes=k8s.batch.v1.PodFailurePolicyOnExitCodesRequirementArgs(
+                    container_name=NAME,
+                    operator="In",
+                    values=[GATE_REJECTED_EXIT, PublishError.exit_code],
+                ),
+            ),
+        ]
+    )
 
 
 def _search_id_env() -> list[k8s.core.v1.EnvVarArgs]:

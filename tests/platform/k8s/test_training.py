@@ -39,6 +39,26 @@ def test_scheduled_and_on_demand_runs_share_one_job_spec(apps: StackRun) -> None
     assert pod_spec(cron)["restartPolicy"] == "Never"
 
 
+def test_final_outcomes_are_not_retried_and_evictions_are_not_counted(apps: StackRun) -> None:
+    # Another attempt after the gate rejected the candidate (3) or a store failed to publish (4)
+    # would train and register a second version; a spot node reclaimed is no failure of the run.
+    cron = named(apps, "CronJob", "training", "ml-training")
+    on_demand = named(apps, "Job", "training-on-demand", "ml-training")
+    policy = cron.get("spec.jobTemplate.spec.podFailurePolicy")
+    assert on_demand.get("spec.podFailurePolicy") == policy
+    assert policy["rules"] == [
+        {
+            "action": "Ignore",
+            "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+        },
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "training", "operator": "In", "values": [3, 4]},
+        },
+    ]
+    assert pod_spec(cron)["containers"][0]["name"] == "training"
+
+
 def test_training_lands_on_the_spot_pool_and_tolerates_it(apps: StackRun) -> None:
     spec = pod_spec(named(apps, "CronJob", "training"))
     assert spec["nodeSelector"] == {"stratus.io/pool": "training"}
@@ -149,6 +169,11 @@ def test_a_sharded_search_runs_as_an_indexed_job_whose_shard_zero_finalizes() ->
     for job in (cron.get("spec.jobTemplate.spec"), on_demand.get("spec")):
         assert job["completionMode"] == "Indexed"
         assert job["completions"] == job["parallelism"] == 3
+        # Each shard has its own retries; a shard out of them fails the Job at once, instead
+        # of shard 0 waiting for it until the deadline.
+        assert job["backoffLimitPerIndex"] == 1
+        assert job["maxFailedIndexes"] == 0
+        assert "backoffLimit" not in job  # it would be shared by every shard
     assert on_demand.get("spec.template") == cron.get("spec.jobTemplate.spec.template")
     spec = pod_spec(cron)
     assert spec["nodeSelector"] == {"stratus.io/pool": "training"}  # the spot pool
