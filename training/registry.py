@@ -300,14 +300,14 @@ def move_champion(
     name: str,
     version: str,
     *,
-    by: str = "training",
+    by: str,
     guard: Callable[[], None] = _no_guard,
 ) -> str | None:
     """Point ``champion`` at ``version``; the replaced champion becomes ``previous``.
 
     Returns the replaced champion's version (``None`` if there was none or it is the same: a
-    champion promoted again keeps its ``previous``). ``guard`` runs before the first write (the
-    lock's ``check``).
+    champion promoted again keeps its ``previous``). ``by`` is journaled with the move (the
+    command that made it); ``guard`` runs before the first write (the lock's ``check``).
     """
     require_consistent(client, name)
     current = alias_version(client, name, CHAMPION)
@@ -358,8 +358,9 @@ def promote(
     candidate = get_version(client, name, version)
     status = candidate.tags.get(STATUS_TAG)
     if status == REJECTED and not force:
+        reasons = candidate.tags.get("gate")
         raise RegistryError(
-            f"{name} v{version} was rejected by the gate ({candidate.tags.get('gate', '')}); "
+            f"{name} v{version} was rejected by the gate{f' ({reasons})' if reasons else ''}; "
             "pass --force to promote it anyway"
         )
     return version, move_champion(client, name, version, by="promote", guard=guard)

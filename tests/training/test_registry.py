@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -178,6 +181,12 @@ def test_promote_refuses_a_rejected_version_unless_forced_and_names_a_missing_on
     assert str(rejected.value) == (
         f"{name} v2 was rejected by the gate ({gate}); pass --force to promote it anyway"
     )
+    client.delete_model_version_tag(name, "2", "gate")  # a version rejected without reasons
+    with pytest.raises(RegistryError) as unexplained:
+        registry.promote(client, name, "2")
+    assert str(unexplained.value) == (
+        f"{name} v2 was rejected by the gate; pass --force to promote it anyway"
+    )
     assert registry.aliases(client, name) == {"champion": "1"}
     assert registry.promote(client, name, "2", force=True) == ("2", "1")
     with pytest.raises(RegistryError) as missing:
@@ -260,6 +269,12 @@ def test_each_alias_move_is_journaled_under_its_command_and_checks_the_lock_firs
     assert registry.aliases(client, name) == {"champion": "2"}
     assert "rolled_back" not in client.get_model_version(name, "1").tags
 
+    # a previous without a champion, then a promote: the previous stays (rollback still works)
+    client.set_registered_model_alias(name, "previous", "1")
+    client.delete_registered_model_alias(name, "champion")
+    assert registry.promote(client, name, "2") == ("2", None)
+    assert registry.aliases(client, name) == {"champion": "2", "previous": "1"}
+
     # previous naming the champion itself: nothing moves until it is repaired
     client.set_registered_model_alias(name, "previous", "2")
     with pytest.raises(RegistryError) as inconsistent:
@@ -292,3 +307,96 @@ def test_model_input_columns_are_the_names_a_model_was_fitted_with() -> None:
     assert registry.model_input_columns(named) == list(x.columns[:3])
     unnamed = LogisticRegression(max_iter=50).fit(x.iloc[:100, :3].to_numpy(), y[:100])
     assert registry.model_input_columns(unnamed) is None
+
+
+@pytest.mark.parametrize(
+    ("uri", "local"),
+    [
+        ("sqlite:///tmp/mlflow.db", True),
+        ("file:///tmp/mlruns", True),
+        ("/tmp/mlruns", True),
+        ("mlruns", True),
+        ("http://mlflow:5000", False),
+        ("https://mlflow.example.com", False),
+        ("databricks://profile", False),
+    ],
+)
+def test_a_tracking_store_is_local_when_it_is_a_file_or_a_path(uri: str, local: bool) -> None:
+    assert registry.is_local(uri) is local
+
+
+@pytest.fixture
+def mlflow_globals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's process-wide tracking and registry URIs, restored after the test."""
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
+    monkeypatch.setattr(mlflow.tracking._model_registry.utils, "_registry_uri", None)
+
+
+def test_the_client_and_mlflows_own_calls_use_the_store_given_not_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_globals: None
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://elsewhere:5000")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "http://another-registry:5000")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = registry.client_for(uri)
+    # mlflow.start_run and log_model use the process-wide URIs: the same store as the client
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (uri, uri)
+    assert (client.tracking_uri, client._registry_uri) == (uri, uri)
+
+
+def test_a_new_experiment_keeps_a_local_stores_artifacts_in_the_workdir(
+    tmp_path: Path, mlflow_globals: None
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = registry.client_for(uri)
+    workdir = tmp_path / "work"
+    created = registry.ensure_experiment(client, "fresh", uri, workdir)
+    experiment = client.get_experiment(created)
+    assert experiment.name == "fresh"
+    assert experiment.artifact_location == (workdir.resolve() / "mlartifacts").as_uri()
+    assert registry.ensure_experiment(client, "fresh", uri, tmp_path / "other") == created
+
+
+def test_a_tracking_servers_experiment_keeps_its_artifacts_where_the_server_says(
+    tmp_path: Path, mlflow_server: str
+) -> None:
+    client = MlflowClient(tracking_uri=mlflow_server)
+    name = unique_name("experiment")
+    created = registry.ensure_experiment(client, name, mlflow_server, tmp_path)
+    experiment = client.get_experiment(created)
+    assert experiment.name == name
+    assert experiment.artifact_location.startswith("mlflow-artifacts:/")
+
+
+def test_an_existing_experiment_is_used_without_the_right_to_create_one(
+    tmp_path: Path, mlflow_globals: None
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = registry.client_for(uri)
+    existing = client.create_experiment("shared")
+
+    def refused(*args: object, **kwargs: object) -> str:
+        raise MlflowException("not allowed", error_code=PERMISSION_DENIED)
+
+    client.create_experiment = refused  # type: ignore[method-assign]
+    assert registry.ensure_experiment(client, "shared", uri, tmp_path) == existing
+    with pytest.raises(MlflowException, match="not allowed"):
+        registry.ensure_experiment(client, "new", uri, tmp_path)
+
+
+def test_shards_racing_to_create_the_experiment_all_use_the_one_created(
+    tmp_path: Path, mlflow_globals: None
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = registry.client_for(uri)
+    winner = MlflowClient(tracking_uri=uri)
+    create = client.create_experiment
+    won: list[str] = []
+
+    def another_shard_first(name: str, **kwargs: Any) -> str:
+        # the other shard creates it between this one's lookup and its create
+        won.append(winner.create_experiment(name))
+        return create(name, **kwargs)
+
+    client.create_experiment = another_shard_first  # type: ignore[method-assign]
+    assert registry.ensure_experiment(client, "search", uri, tmp_path) == won[0]
