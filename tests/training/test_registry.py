@@ -398,5 +398,5 @@ def test_shards_racing_to_create_the_experiment_all_use_the_one_created(
         won.append(winner.create_experiment(name))
         return create(name, **kwargs)
 
-    client.create_experiment = another_shard_first  # type: ignore[method-assign]
+    client.create_experiment = another_shard_first  # type: ignore[method-assign,assignment]
     assert registry.ensure_experiment(client, "search", uri, tmp_path) == won[0]
