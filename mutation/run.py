@@ -15,6 +15,7 @@ as one table; survivors judged equivalent are listed, with the reason, in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,15 +212,14 @@ def run_module(module: Module, equivalent: set[str], *, retest: bool = False) ->
     mutmut = Path(sys.executable).parent / "mutmut"
     started = time.monotonic()
     with shared_servers(module) as server_env:
-        completed = subprocess.run(
+        returncode = run_in_own_group(
             [str(mutmut), "run", "--max-children", "1", *names],
             cwd=workdir,
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **server_env},
-            check=False,
         )
     seconds = time.monotonic() - started
     meta = meta_path(module)
-    if completed.returncode != 0 or not meta.exists():
+    if returncode != 0 or not meta.exists():
         raise SystemExit(f"mutmut failed for {module.name} ({module.source}): see its output above")
     document = json.loads(meta.read_text())
     verdicts: dict[str, int | None] = document["exit_code_by_key"]
@@ -230,6 +230,29 @@ def run_module(module: Module, equivalent: set[str], *, retest: bool = False) ->
         document["exit_code_by_key"] = verdicts
         meta.write_text(json.dumps(document))
     return tally(module, verdicts, equivalent, seconds)
+
+
+def run_in_own_group(command: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
+    """Run ``command`` in a process group of its own and return its exit code. If the run is
+    stopped (Ctrl-C, SIGTERM), the whole group is stopped too: mutmut forks a worker per
+    mutant, which killing mutmut alone would leave running its tests."""
+    process = subprocess.Popen(command, cwd=cwd, env=dict(env), start_new_session=True)
+    try:
+        return process.wait()
+    except BaseException:
+        _stop_group(process)
+        raise
+
+
+def _stop_group(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """SIGTERM to the process's group, SIGKILL to what is left after ``grace_s``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def merge_retest(

@@ -7,6 +7,7 @@ import importlib.util
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -126,3 +127,51 @@ def test_a_run_stopped_with_sigterm_stops_its_shared_server(tmp_path: Path) -> N
         holder.kill()
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/health", timeout=2)
+
+
+_RUN_A_FORKING_TOOL = """
+import importlib.util, pathlib, sys
+spec = importlib.util.spec_from_file_location("mutation_run", sys.argv[1])
+run = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = run
+spec.loader.exec_module(run)
+run.stop_on_sigterm()
+# a tool that, like mutmut, forks a worker: the worker prints its pid and works on
+tool = ["sleep 600 & echo $!; wait"]
+run.run_in_own_group(["sh", "-c", *tool], cwd=pathlib.Path.cwd(), env={"PATH": "/usr/bin:/bin"})
+"""
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_run_stopped_with_sigterm_stops_the_tools_workers_too() -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _RUN_A_FORKING_TOOL, str(RUN)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=RUN.parents[1],
+    )
+    try:
+        assert holder.stdout is not None
+        worker = int(holder.stdout.readline())
+        assert _running(worker)
+        holder.send_signal(signal.SIGTERM)
+        assert holder.wait(timeout=60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 10
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker)
+    finally:
+        holder.kill()
+
+
+def test_the_tools_exit_code_is_the_runs() -> None:
+    run = _run_module()
+    assert run.run_in_own_group(["sh", "-c", "exit 3"], cwd=RUN.parent, env={}) == 3
