@@ -3,9 +3,11 @@ chosen cloudpickle format and nothing else; what ``describe`` and an alias move 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -400,3 +402,30 @@ def test_shards_racing_to_create_the_experiment_all_use_the_one_created(
 
     client.create_experiment = another_shard_first  # type: ignore[method-assign,assignment]
     assert registry.ensure_experiment(client, "search", uri, tmp_path) == won[0]
+
+
+def test_the_code_version_is_the_images_then_the_checkouts_then_the_packages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STRATUS_CODE_VERSION", "1.4.2-abc1234")
+    assert registry.code_version() == "1.4.2-abc1234"
+    monkeypatch.delenv("STRATUS_CODE_VERSION")
+    checkout = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=Path(registry.__file__).parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert registry.code_version() == checkout
+    # not a git checkout (git fails), or no git at all: the installed package's version
+    monkeypatch.setenv("GIT_DIR", "/nonexistent")
+    assert registry.code_version() == importlib.metadata.version("stratus")
+    monkeypatch.setenv("PATH", "")
+    assert registry.code_version() == importlib.metadata.version("stratus")
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert registry.code_version() == "unknown"
