@@ -429,3 +429,69 @@ def test_the_code_version_is_the_images_then_the_checkouts_then_the_packages(
 
     monkeypatch.setattr(importlib.metadata, "version", not_installed)
     assert registry.code_version() == "unknown"
+
+
+def test_a_logged_model_pins_its_libraries_and_carries_a_small_input_example(
+    tmp_path: Path, mlflow_globals: None
+) -> None:
+    import cloudpickle
+    import numpy as np
+    import pandas as pd
+    import sklearn
+    from mlflow.models import Model
+
+    data = load_breast_cancer(as_frame=True)
+    model = Pipeline([("model", LogisticRegression(max_iter=5000))]).fit(data.data, data.target)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = registry.client_for(uri)
+    experiment = registry.ensure_experiment(client, "log", uri, tmp_path)
+    with mlflow.start_run(experiment_id=experiment) as run:
+        info = registry.log_model(model, data.data)
+    local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "m")))
+    assert (local / "requirements.txt").read_text().split() == [
+        "mlflow==" + mlflow.__version__,
+        f"scikit-learn=={sklearn.__version__}",
+        f"cloudpickle=={cloudpickle.__version__}",
+        f"pandas=={pd.__version__}",
+        f"numpy=={np.__version__}",
+    ]
+    logged = Model.load(str(local))
+    assert logged.flavors["sklearn"]["serialization_format"] == "cloudpickle"
+    assert logged.signature.inputs.input_names() == list(data.data.columns)
+    example = json.loads((local / "input_example.json").read_text())
+    assert len(example["data"]) == registry.INPUT_EXAMPLE_ROWS
+
+    version = registry.register(client, "logged", info, run.info.run_id, {"task": "binary"})
+    assert (version.name, str(version.version), version.run_id) == ("logged", "1", run.info.run_id)
+    assert version.tags == {"task": "binary"}
+    described = client.get_registered_model("logged").description
+    assert described == "Stratus model (training pipeline)"
+    again = registry.register(client, "logged", info, run.info.run_id, {})
+    assert str(again.version) == "2"  # the registered model is made once
+
+
+def test_a_versions_tags_carry_its_lineage_gate_and_metrics() -> None:
+    tags = registry.version_tags(
+        fingerprint="sha256:ab",
+        data_url="s3://lake/processed/x.parquet",
+        config_hash="c0ffee",
+        metrics={"roc_auc": 0.9876543, "f1": 1.0},
+        status="accepted",
+        gate_summary="g" * 6000,
+        estimator="logistic_regression",
+        task="binary",
+        comparability={"split": "stratified", "task": "overridden"},
+    )
+    assert tags == {
+        "data_fingerprint": "sha256:ab",
+        "data_url": "s3://lake/processed/x.parquet",
+        "code_version": registry.code_version(),
+        "config_hash": "c0ffee",
+        "validation_status": "accepted",
+        "gate": "g" * 4900,  # MLflow refuses tag values over 5,000 characters
+        "estimator": "logistic_regression",
+        "task": "overridden",
+        "split": "stratified",
+        "metric.roc_auc": "0.987654",
+        "metric.f1": "1.000000",
+    }
