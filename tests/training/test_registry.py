@@ -434,7 +434,7 @@ def test_the_code_version_is_the_images_then_the_checkouts_then_the_packages(
 def test_a_logged_model_pins_its_libraries_and_carries_a_small_input_example(
     tmp_path: Path, mlflow_globals: None
 ) -> None:
-    import cloudpickle
+    import cloudpickle  # type: ignore[import-untyped]
     import numpy as np
     import pandas as pd
     import sklearn
