@@ -405,8 +405,9 @@ def test_shards_racing_to_create_the_experiment_all_use_the_one_created(
 
 
 def test_the_code_version_is_the_images_then_the_checkouts_then_the_packages(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the checkout of the code, wherever the run starts
     monkeypatch.setenv("STRATUS_CODE_VERSION", "1.4.2-abc1234")
     assert registry.code_version() == "1.4.2-abc1234"
     monkeypatch.delenv("STRATUS_CODE_VERSION")
@@ -495,3 +496,30 @@ def test_a_versions_tags_carry_its_lineage_gate_and_metrics() -> None:
         "metric.roc_auc": "0.987654",
         "metric.f1": "1.000000",
     }
+
+
+def test_reading_the_aliases_and_the_move_journal_fails_with_clear_errors(
+    tmp_path: Path, mlflow_globals: None
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = registry.client_for(uri)
+    with pytest.raises(RegistryError) as missing:
+        registry.aliases(client, "nobody")
+    assert str(missing.value) == "no registered model named 'nobody'"
+    client.create_registered_model("journal")
+    assert registry.alias_version(client, "journal", "champion") is None
+    client.set_registered_model_tag("journal", registry.MOVE_TAG, "{" + "x" * 300)
+    with pytest.raises(RegistryError) as unreadable:
+        registry.pending_move(client, "journal")
+    assert str(unreadable.value) == (
+        f"journal carries an unreadable {registry.MOVE_TAG} tag ({('{' + 'x' * 199)!r}): an "
+        "alias move was interrupted; check the aliases with `show`, then delete the tag in MLflow"
+    )
+
+    def refused(*args: object) -> None:
+        raise MlflowException("not allowed", error_code=PERMISSION_DENIED)
+
+    client.get_model_version_by_alias = refused  # type: ignore[method-assign,assignment]
+    with pytest.raises(RegistryError) as unreadable_alias:
+        registry.alias_version(client, "journal", "champion")
+    assert str(unreadable_alias.value) == "cannot read alias 'champion' of journal: not allowed"
