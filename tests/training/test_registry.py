@@ -459,6 +459,9 @@ def test_a_logged_model_pins_its_libraries_and_carries_a_small_input_example(
     logged = Model.load(str(local))
     assert logged.flavors["sklearn"]["serialization_format"] == "cloudpickle"
     assert logged.signature.inputs.input_names() == list(data.data.columns)
+    # the outputs are the model's predictions (class labels), as the serving signature says
+    assert logged.signature.outputs.is_tensor_spec()
+    assert [str(t) for t in logged.signature.outputs.numpy_types()] == ["int64"]
     example = json.loads((local / "input_example.json").read_text())
     assert len(example["data"]) == registry.INPUT_EXAMPLE_ROWS
 
