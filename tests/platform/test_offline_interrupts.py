@@ -29,6 +29,15 @@ def own_sigterm_handler() -> Iterator[Callable[[int, Any], None]]:
     signal.signal(signal.SIGTERM, previous)
 
 
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own Ctrl-C handler, as in a terminal: a test run started in the background by a
+    non-interactive shell inherits SIGINT ignored (and then it stays ignored, by design)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class SignalWhileCreatingOutputs:
     """Delivers a signal from inside the Pulumi runtime, half-way through turning a resource's
     properties into outputs: after the first output made by ``transfer_properties`` from its
@@ -67,7 +76,7 @@ class SignalWhileCreatingOutputs:
 
 @pytest.mark.timeout(60)
 def test_ctrl_c_inside_the_runtime_stops_the_program_at_the_next_resource(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, default_sigint: None
 ) -> None:
     complete = run_stack("aws-dev", override={})
     injected = SignalWhileCreatingOutputs(monkeypatch, signal.SIGINT)
@@ -115,7 +124,9 @@ def _deferred_run(messages: list[str], *signals: int) -> None:
         messages.append(_stop_message())
 
 
-def test_a_signal_is_recorded_and_delivered_when_the_outermost_run_ends() -> None:
+def test_a_signal_is_recorded_and_delivered_when_the_outermost_run_ends(
+    default_sigint: None,
+) -> None:
     messages: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         _deferred_run(messages, signal.SIGINT)
@@ -125,7 +136,7 @@ def test_a_signal_is_recorded_and_delivered_when_the_outermost_run_ends() -> Non
 
 
 def test_only_the_first_signal_is_delivered(
-    own_sigterm_handler: Callable[[int, Any], None],
+    own_sigterm_handler: Callable[[int, Any], None], default_sigint: None
 ) -> None:
     messages: list[str] = []
     with pytest.raises(TerminatedError):
@@ -134,7 +145,7 @@ def test_only_the_first_signal_is_delivered(
     assert _stop_message() == ""
 
 
-def test_without_a_signal_a_run_goes_on_and_ends_quietly() -> None:
+def test_without_a_signal_a_run_goes_on_and_ends_quietly(default_sigint: None) -> None:
     messages: list[str] = []
     _deferred_run(messages)
     assert messages == ["", ""]
@@ -152,7 +163,7 @@ def test_an_ignored_signal_stays_ignored() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def test_outside_the_main_thread_nothing_is_deferred() -> None:
+def test_outside_the_main_thread_nothing_is_deferred(default_sigint: None) -> None:
     seen: list[object] = []
 
     def in_a_thread() -> None:

@@ -171,6 +171,10 @@ def test_config_command_prints_the_engine_policy_config() -> None:
     assert document["k8s-hpa-bounds"] == {"minReplicas": 2, "maxReplicas": 100}
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupted_check(*args: str, after: str, delay_s: float = 0.0) -> tuple[int, str, str]:
     """Run ``python -m policies check ARGS -v``, send SIGINT ``delay_s`` after the first stderr
     line starting with ``after``; the exit code, stderr and that line."""
@@ -180,6 +184,8 @@ def _interrupted_check(*args: str, after: str, delay_s: float = 0.0) -> tuple[in
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal, even when the tests run in the background with SIGINT ignored
+        preexec_fn=_default_sigint,
     )
     try:
         assert process.stderr is not None
