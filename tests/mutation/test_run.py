@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -97,49 +99,61 @@ def test_only_survivors_above_the_not_equivalent_section_count_as_equivalent(
     assert "app.serving.batcher.xǁMicroBatcherǁsubmit__mutmut_14" not in run.load_equivalent()
 
 
-_HOLD_A_SERVER = """
+#: A script's start: mutation/run.py (argv[1]) loaded as ``run``, SIGTERM ending it as in a run.
+_LOAD_RUN = """
 import importlib.util, sys, time
 spec = importlib.util.spec_from_file_location("mutation_run", sys.argv[1])
 run = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = run
 spec.loader.exec_module(run)
 run.stop_on_sigterm()
+"""
+
+_HOLD_A_SERVER = (
+    _LOAD_RUN
+    + """
 with run.shared_servers(run.Module("m", "m.py", (), servers=("mlflow",))) as env:
     print(env["STRATUS_TEST_MLFLOW_URL"], flush=True)
     time.sleep(600)
 """
+)
 
 
-def test_a_run_stopped_with_sigterm_stops_its_shared_server(tmp_path: Path) -> None:
+@contextmanager
+def _script(source: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``source`` (a ``_LOAD_RUN`` script) and yield it with the first line it prints."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_A_SERVER, str(RUN)],
+        [sys.executable, "-c", source, str(RUN)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=RUN.parents[1],
     )
     try:
         assert holder.stdout is not None
-        url = holder.stdout.readline().strip()
+        yield holder, holder.stdout.readline().strip()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_run_stopped_with_sigterm_stops_its_shared_server(tmp_path: Path) -> None:
+    with _script(_HOLD_A_SERVER) as (holder, url):
         assert httpx.get(f"{url}/health", timeout=10).status_code == 200
         holder.send_signal(signal.SIGTERM)
         assert holder.wait(timeout=60) == 128 + signal.SIGTERM
-    finally:
-        holder.kill()
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/health", timeout=2)
 
 
-_RUN_A_FORKING_TOOL = """
-import importlib.util, pathlib, sys
-spec = importlib.util.spec_from_file_location("mutation_run", sys.argv[1])
-run = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = run
-spec.loader.exec_module(run)
-run.stop_on_sigterm()
+_RUN_A_FORKING_TOOL = (
+    _LOAD_RUN
+    + """
+import pathlib
 # a tool that, like mutmut, forks a worker: the worker prints its pid and works on
 tool = ["sleep 600 & echo $!; wait"]
 run.run_in_own_group(["sh", "-c", *tool], cwd=pathlib.Path.cwd(), env={"PATH": "/usr/bin:/bin"})
 """
+)
 
 
 def _running(pid: int) -> bool:
@@ -152,15 +166,8 @@ def _running(pid: int) -> bool:
 
 
 def test_a_run_stopped_with_sigterm_stops_the_tools_workers_too() -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _RUN_A_FORKING_TOOL, str(RUN)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=RUN.parents[1],
-    )
-    try:
-        assert holder.stdout is not None
-        worker = int(holder.stdout.readline())
+    with _script(_RUN_A_FORKING_TOOL) as (holder, printed):
+        worker = int(printed)
         assert _running(worker)
         holder.send_signal(signal.SIGTERM)
         assert holder.wait(timeout=60) == 128 + signal.SIGTERM
@@ -168,8 +175,6 @@ def test_a_run_stopped_with_sigterm_stops_the_tools_workers_too() -> None:
         while _running(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _running(worker)
-    finally:
-        holder.kill()
 
 
 def test_the_tools_exit_code_is_the_runs() -> None:
