@@ -464,6 +464,8 @@ def test_a_logged_model_pins_its_libraries_and_carries_a_small_input_example(
     assert [str(t) for t in logged.signature.outputs.numpy_types()] == ["int64"]
     example = json.loads((local / "input_example.json").read_text())
     assert len(example["data"]) == registry.INPUT_EXAMPLE_ROWS
+    # named "model" in the run, as MLflow's UI and `runs:/<run id>/model` show it
+    assert mlflow.get_logged_model(info.model_id).name == "model"
     loaded = mlflow.sklearn.load_model(info.model_uri)  # the fitted Pipeline itself
     assert (loaded.predict(data.data) == model.predict(data.data)).all()
 
