@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -232,12 +233,30 @@ def run_module(module: Module, equivalent: set[str], *, retest: bool = False) ->
     return tally(module, verdicts, equivalent, seconds)
 
 
+#: The signals that stop a run (Ctrl-C, ``kill``).
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def run_in_own_group(command: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
     """Run ``command`` in a process group of its own and return its exit code. If the run is
     stopped (Ctrl-C, SIGTERM), the whole group is stopped too: mutmut forks a worker per
     mutant, which killing mutmut alone would leave running its tests."""
-    process = subprocess.Popen(command, cwd=cwd, env=dict(env), start_new_session=True)
+    # A stop arriving while the process starts is held (blocked) until it can reach the group;
+    # the process itself starts with the signals as they were.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+            preexec_fn=functools.partial(signal.pthread_sigmask, signal.SIG_SETMASK, previous),
+        )
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held stop is raised here
         return process.wait()
     except BaseException:
         _stop_group(process)
