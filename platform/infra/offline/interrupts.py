@@ -30,19 +30,18 @@ class RunInterruptedError(Exception):
     """Raised inside the program at a safe point after SIGINT or SIGTERM arrived."""
 
 
-_received = threading.Event()
+#: The deferred signals received during the current run, in order (read from the mocks' threads).
 _signals: list[int] = []
 _depth = 0
 
 
 def _record(signum: int, frame: object) -> None:
     _signals.append(signum)
-    _received.set()
 
 
 def stop_if_interrupted() -> None:
     """Raise :class:`RunInterruptedError` if a deferred signal arrived (at safe points only)."""
-    if _received.is_set():
+    if _signals:
         raise RunInterruptedError(f"interrupted by {signal.Signals(_signals[0]).name}")
 
 
@@ -78,7 +77,6 @@ def deferred_interrupts() -> Iterator[None]:
         _depth -= 1
         pending = _signals[:1]
         _signals.clear()
-        _received.clear()
         if pending:
             # The restored handler runs now (raising KeyboardInterrupt, say), or the default action.
             signal.raise_signal(pending[0])
